@@ -1,0 +1,61 @@
+//! Vector ingest throughput: a generated GeoPackage of N polygon footprints (default 1 000 000, the
+//! sample town's buildings with their 13 attributes) ingested into a fresh store, as `tvilling ingest`
+//! does it (GDAL read, WKB normalisation, quality checks, Delta commit).
+//!
+//! Run: `cargo bench -p tvilling-benches --bench ingest_vector` (set `TVILLING_BENCH_FEATURES` for
+//! another size). Prints features/s and the peak resident memory; results go to `benches/RESULTS.md`.
+//! The generated input is cached under `target/bench-data/` between runs.
+#![allow(clippy::print_stdout)] // a bench binary reports on stdout
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tvilling_core::progress::NoProgress;
+use tvilling_core::{Mode, Store};
+use tvilling_ingest::{IngestOptions, ReadOptions, ingest};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let n: usize = std::env::var("TVILLING_BENCH_FEATURES").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let data = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("bench-data");
+    std::fs::create_dir_all(&data)?;
+    let gpkg = data.join(format!("town-{n}.gpkg"));
+    if !gpkg.exists() {
+        let t = Instant::now();
+        tvilling_fixtures::town::generate(&gpkg, &tvilling_fixtures::town::TownSpec { buildings: n, seed: 1 })?;
+        println!("generated {} ({n} polygons) in {:.1} s", gpkg.display(), t.elapsed().as_secs_f64());
+    }
+    let size = std::fs::metadata(&gpkg)?.len();
+    let store_dir = tempfile::tempdir()?;
+    let store = Store::open(store_dir.path().to_str().ok_or("non-UTF-8 temp path")?)?;
+    let opts = IngestOptions {
+        dataset: "byggnader".parse()?,
+        read: ReadOptions { layer: Some("byggnader".into()), ..Default::default() },
+        mode: Mode::Append,
+        key: None,
+        classification: None,
+        owner: None,
+        licence: None,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let t = Instant::now();
+    let reports = rt.block_on(ingest(&store, &gpkg, &opts, Arc::new(NoProgress)))?;
+    let secs = t.elapsed().as_secs_f64();
+    let rows: u64 = reports.iter().map(|r| r.quality.completeness.rows_written).sum();
+    println!(
+        "ingest_vector: {rows} polygons ({:.0} MB GeoPackage) in {secs:.2} s = {:.0} features/s, peak RSS {} MiB",
+        size as f64 / 1e6,
+        rows as f64 / secs,
+        peak_rss_mib()
+    );
+    Ok(())
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`).
+fn peak_rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<u64>().ok()))
+        .map(|kb| kb / 1024)
+        .unwrap_or(0)
+}

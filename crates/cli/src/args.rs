@@ -1,0 +1,249 @@
+//! Command-line arguments. Global options overlay the config file; see [`crate::config`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ABOUT: &str = "tvilling: a versioned urban digital twin store — ingest, inspect, version and export geodata";
+
+const LONG_ABOUT: &str = "\
+tvilling keeps every dataset of an urban digital twin as a versioned Delta Lake table: each ingest is a
+commit with provenance (source, sha256, user, time) and a quality report, and every version stays readable.
+
+Typical session:
+  tvilling ingest byggnader.gpkg --dataset byggnader --classification open
+  tvilling datasets
+  tvilling info byggnader
+  tvilling log byggnader
+  tvilling export byggnader --format geoparquet --out arkiv/byggnader.parquet --version 1
+
+Exit codes: 0 success; 1 finished with rejected items (see the quality report); 2 failed, nothing committed.
+Logs go to stderr (RUST_LOG filters them, --log-format json for ETL); data goes to stdout.";
+
+/// The `tvilling` command line.
+#[derive(Debug, Parser)]
+#[command(name = "tvilling", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    /// Store root folder or file:// URL [default: ./tvilling-data]
+    #[arg(long, global = true, env = "TVILLING_STORE", value_name = "URL")]
+    pub store: Option<String>,
+
+    /// Config file (TOML); ./tvilling.toml is read when present
+    #[arg(long, global = true, env = "TVILLING_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log line format on stderr
+    #[arg(long, global = true, env = "TVILLING_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+
+    /// What to do
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines
+    #[default]
+    Text,
+    /// One JSON object per line, for ETL jobs and log collectors
+    Json,
+}
+
+/// Output formats of the listing commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum OutputFormat {
+    /// A table for people
+    #[default]
+    Table,
+    /// One JSON document on stdout, for scripts
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read a source file into a dataset as a new version
+    Ingest(IngestArgs),
+    /// List the datasets in the store
+    Datasets(DatasetsArgs),
+    /// Show a dataset: schema, CRS, extent, counts, classification, version, last quality report
+    Info(InfoArgs),
+    /// List a dataset's versions with their provenance
+    Log(LogArgs),
+    /// Write a dataset version to a file (GeoParquet is the archive format) with a .sha256 beside it
+    Export(ExportArgs),
+    /// Change a dataset's access classification (a new version)
+    Classify(ClassifyArgs),
+    /// Build a sample twin: generate a small Swedish town, ingest it (and ../shared/data samples if present)
+    Demo(DemoArgs),
+    /// Show the merged configuration or its JSON Schema
+    Config(ConfigArgs),
+}
+
+/// `tvilling ingest`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  tvilling ingest byggnader.gpkg --dataset byggnader --layer byggnader
+  tvilling ingest Kommun_Sweref99TM.geojson --dataset kommuner --crs EPSG:3006
+  tvilling ingest by_14.shp --dataset byggnader --mode upsert --key OBJEKT_ID
+  tvilling ingest vagar.shp --dataset vagar --to-crs EPSG:3006 --classification open
+
+Re-ingesting a byte-identical source the same way is a no-op. A source with several layers and no --layer
+writes one dataset per layer, named <dataset>_<layer>.")]
+pub struct IngestArgs {
+    /// The source: any OGR vector format (GeoPackage, Shapefile, GeoJSON, FlatGeobuf, GML, SQLite, CSV with WKT)
+    #[arg(value_name = "SOURCE")]
+    pub source: PathBuf,
+    /// The dataset to write (lowercase letters, digits, _)
+    #[arg(long, value_name = "NAME")]
+    pub dataset: String,
+    /// Only this layer of the source
+    #[arg(long, value_name = "L")]
+    pub layer: Option<String>,
+    /// The CRS of the coordinates, required when the source declares none (e.g. EPSG:3006, EPSG:3006+5613)
+    #[arg(long, value_name = "EPSG:N")]
+    pub crs: Option<String>,
+    /// Reproject to this CRS with PROJ (horizontal; heights keep their datum)
+    #[arg(long, value_name = "EPSG:N")]
+    pub to_crs: Option<String>,
+    /// How new rows meet existing ones
+    #[arg(long, value_enum, default_value_t = ModeArg::Append)]
+    pub mode: ModeArg,
+    /// Attribute that identifies a feature: required by --mode upsert, becomes the stable id
+    #[arg(long, value_name = "COL")]
+    pub key: Option<String>,
+    /// Attribute to use as the stable feature id (default: a field named id, else a content hash)
+    #[arg(long, value_name = "COL", conflicts_with = "key")]
+    pub id_column: Option<String>,
+    /// Access classification (new datasets default to the config's, else internal)
+    #[arg(long, value_parser = ["open", "internal", "restricted"])]
+    pub classification: Option<String>,
+    /// The responsible owner recorded on the dataset
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// The licence recorded on the dataset (e.g. CC0-1.0)
+    #[arg(long)]
+    pub licence: Option<String>,
+    /// Repair invalid geometries with GEOS MakeValid (default: keep and report them)
+    #[arg(long)]
+    pub make_valid: bool,
+    /// Output of the ingest report
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+/// Write modes on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// Add the new rows
+    Append,
+    /// Replace the dataset's rows and schema
+    Overwrite,
+    /// Update rows whose --key matches, add the others
+    Upsert,
+}
+
+/// `tvilling datasets`.
+#[derive(Debug, Args)]
+pub struct DatasetsArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+/// Picks a version: `--version N` or `--as-of TIME`.
+#[derive(Debug, Args, Clone)]
+pub struct VersionArgs {
+    /// A version number from `tvilling log`
+    #[arg(long, value_name = "N", conflicts_with = "as_of")]
+    pub version: Option<u64>,
+    /// The version current at this time (RFC 3339, e.g. 2026-05-01T00:00:00Z)
+    #[arg(long, value_name = "RFC3339")]
+    pub as_of: Option<String>,
+}
+
+/// `tvilling info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The dataset
+    pub name: String,
+    /// Which version
+    #[command(flatten)]
+    pub at: VersionArgs,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+/// `tvilling log`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// The dataset
+    pub name: String,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+/// `tvilling export`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  tvilling export byggnader --format geoparquet --out arkiv/byggnader.parquet
+  tvilling export byggnader --format gpkg --out byggnader-2026.gpkg --as-of 2026-01-01T00:00:00Z
+Each export writes <file>.sha256 beside the file (check with `sha256sum -c`).")]
+pub struct ExportArgs {
+    /// The dataset
+    pub name: String,
+    /// File format
+    #[arg(long, value_parser = ["geoparquet", "geojson", "gpkg", "fgb"])]
+    pub format: String,
+    /// The file to write
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// Which version
+    #[command(flatten)]
+    pub at: VersionArgs,
+}
+
+/// `tvilling classify`.
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// The dataset
+    pub name: String,
+    /// The new classification
+    #[arg(value_parser = ["open", "internal", "restricted"])]
+    pub classification: String,
+}
+
+/// `tvilling demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the real sample data is (default: ../shared/data or $TVILLING_SAMPLES when present)
+    #[arg(long, env = "TVILLING_SAMPLES", value_name = "DIR")]
+    pub samples: Option<PathBuf>,
+    /// Number of buildings in the generated town
+    #[arg(long, default_value_t = 600)]
+    pub buildings: usize,
+}
+
+/// `tvilling config`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// What to show
+    #[arg(value_enum, default_value_t = ConfigWhat::Print)]
+    pub what: ConfigWhat,
+}
+
+/// What `tvilling config` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConfigWhat {
+    /// The merged configuration (file, environment, flags) as TOML
+    Print,
+    /// The JSON Schema of the config file
+    Schema,
+}

@@ -1,0 +1,121 @@
+//! `tvilling demo`: a sample twin from nothing but this repository, plus the real samples when they are
+//! beside it.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tvilling_core::crs::Crs;
+use tvilling_core::{Classification, DatasetName, Mode, Store};
+use tvilling_fixtures::town::{TownSpec, generate};
+use tvilling_ingest::{IngestOptions, ReadOptions};
+
+use crate::args::{DatasetsArgs, DemoArgs, OutputFormat};
+use crate::config::Config;
+use crate::output;
+use crate::progress::CliProgress;
+
+/// The demo town's seed: the same town on every machine.
+const SEED: u64 = 2026;
+
+/// Samples whose files declare no CRS, with the CRS their source documents (shared/data/SOURCES.md).
+/// tvilling never guesses a CRS; the demo passes what the data's publisher states, as a user would.
+const SAMPLE_CRS: &[(&str, &str)] = &[("Kommun_Sweref99TM.geojson", "EPSG:3006")];
+
+pub async fn run(store: &Store, config: &Config, a: DemoArgs) -> anyhow::Result<ExitCode> {
+    store.ensure_writable()?;
+    let sources = store.root().join("_tvilling/sources");
+    std::fs::create_dir_all(&sources).with_context(|| format!("creating {}", sources.display()))?;
+    let town = sources.join("exempelby.gpkg");
+    let stats = generate(&town, &TownSpec { buildings: a.buildings, seed: SEED })?;
+    tracing::info!(buildings = stats.buildings, roads = stats.roads, "generated the sample town Exempelby");
+
+    let mut failures = 0;
+    for (layer, dataset) in [("byggnader", "byggnader"), ("vagar", "vagar")] {
+        let ok = ingest_one(store, config, &town, dataset, Some(layer), None, "Exempelby kommun (generated sample)").await;
+        failures += usize::from(!ok);
+    }
+
+    let samples = a.samples.clone().unwrap_or_else(|| PathBuf::from("../shared/data"));
+    let vector = samples.join("vector");
+    if vector.is_dir() {
+        for source in sample_sources(&vector)? {
+            let file = source.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+            let stem = source.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+            let crs = SAMPLE_CRS.iter().find(|(f, _)| *f == file).map(|(_, c)| c.parse::<Crs>()).transpose()?;
+            let dataset = DatasetName::sanitize(&stem);
+            let ok = ingest_one(store, config, &source, dataset.as_str(), None, crs, "public sample (see shared/data/SOURCES.md)").await;
+            failures += usize::from(!ok);
+        }
+    } else {
+        tracing::info!("no real samples at {} (set --samples or TVILLING_SAMPLES); the demo uses the generated town only", vector.display());
+    }
+
+    super::datasets::run(store, DatasetsArgs { format: OutputFormat::Table }).await?;
+    output::line(&format!(
+        "\nThe sample twin is in {}.\nTry: tvilling --store {} info byggnader\n     tvilling --store {} log byggnader\n     \
+         tvilling --store {} export byggnader --format geoparquet --out byggnader.parquet",
+        store.root().display(),
+        store.root().display(),
+        store.root().display(),
+        store.root().display()
+    ))?;
+    Ok(if failures > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+async fn ingest_one(
+    store: &Store,
+    config: &Config,
+    source: &Path,
+    dataset: &str,
+    layer: Option<&str>,
+    crs: Option<Crs>,
+    owner: &str,
+) -> bool {
+    let Ok(name) = dataset.parse::<DatasetName>() else { return false };
+    let opts = IngestOptions {
+        dataset: name,
+        read: ReadOptions { layer: layer.map(String::from), crs, ..Default::default() },
+        // Overwrite: re-running the demo replaces changed sources and is a no-op for identical ones.
+        mode: Mode::Overwrite,
+        key: None,
+        classification: Some(Classification::Open),
+        owner: Some(owner.to_string()),
+        licence: None,
+    };
+    let progress = Arc::new(CliProgress::new(config.log_format));
+    match tvilling_ingest::ingest(store, source, &opts, progress).await {
+        Ok(reports) => {
+            for r in reports {
+                tracing::info!(dataset = r.dataset, outcome = ?r.outcome, "ingested {}", source.display());
+            }
+            true
+        }
+        Err(e) => {
+            tracing::error!("could not ingest {}: {e}", source.display());
+            false
+        }
+    }
+}
+
+/// The vector samples: files GDAL reads directly, and folders holding one Shapefile.
+fn sample_sources(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = vec![];
+    for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            let shp = std::fs::read_dir(&path)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .find(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("shp")));
+            if let Some(shp) = shp {
+                // Name the dataset after the folder, which says what the data is.
+                out.push(shp.parent().map(|_| path.clone()).unwrap_or(shp));
+            }
+        } else if path.extension().is_some_and(|e| ["geojson", "fgb", "gpkg", "sqlite", "shp"].iter().any(|x| e.eq_ignore_ascii_case(x))) {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}

@@ -1,0 +1,89 @@
+//! The one configuration struct. Sources, lowest to highest precedence: built-in defaults, the config file
+//! (`--config FILE`, `$TVILLING_CONFIG`, else `./tvilling.toml` when present), environment variables
+//! (`TVILLING_*`, read by clap), command-line flags. `tvilling config print` shows the result and
+//! `tvilling config schema` the JSON Schema (checked in as `schemas/config.schema.json`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use tvilling_core::Classification;
+use tvilling_core::store::DEFAULT_STORE;
+
+use crate::args::{Cli, LogFormat};
+
+/// The config file name looked for in the working directory.
+pub const DEFAULT_CONFIG_FILE: &str = "tvilling.toml";
+
+/// tvilling's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Store root folder or file:// URL.
+    pub store: String,
+    /// Log line format on stderr: "text" or "json".
+    pub log_format: LogFormat,
+    /// Defaults for `tvilling ingest`.
+    pub ingest: IngestDefaults,
+}
+
+/// Defaults applied to new datasets unless the command line says otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestDefaults {
+    /// Classification of new datasets: "open", "internal" or "restricted" (default "internal").
+    pub classification: Option<String>,
+    /// Owner recorded on new datasets.
+    pub owner: Option<String>,
+    /// Licence recorded on new datasets.
+    pub licence: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { store: DEFAULT_STORE.to_string(), log_format: LogFormat::Text, ingest: IngestDefaults::default() }
+    }
+}
+
+impl Config {
+    /// Reads the config file (if any) and overlays the command line (flags and `TVILLING_*` variables).
+    pub fn load(cli: &Cli) -> anyhow::Result<Config> {
+        let file = match &cli.config {
+            Some(p) => Some(p.clone()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file()),
+        };
+        let mut config = match &file {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(s) = &cli.store {
+            config.store = s.clone();
+        }
+        if let Some(f) = cli.log_format {
+            config.log_format = f;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses a config file; unknown keys are errors that name the key and its line.
+    pub fn from_file(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if let Some(c) = &self.ingest.classification {
+            if c.parse::<Classification>().is_err() {
+                bail!("config: ingest.classification = '{c}' is not valid; use open, internal or restricted");
+            }
+        }
+        Ok(())
+    }
+
+    /// The JSON Schema of the config file.
+    pub fn json_schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(Config)).unwrap_or_default()
+    }
+}

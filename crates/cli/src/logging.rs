@@ -1,0 +1,19 @@
+//! Logging to stderr: human lines or JSON objects, filtered by `RUST_LOG`.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::args::LogFormat;
+
+/// The filter used when `RUST_LOG` is not set: our own crates at info, everything else at warn.
+pub const DEFAULT_FILTER: &str = "warn,tvilling=info,tvilling_core=info,tvilling_ingest=info";
+
+/// Installs the global subscriber.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // A second init (only possible in tests) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.with_target(false).try_init(),
+    };
+}

@@ -1,0 +1,34 @@
+//! The `tvilling` binary: parse, set up logging, run, and turn the outcome into an exit code.
+//! Exit codes: 0 success, 1 finished but some items were rejected (see the quality report),
+//! 2 failed with nothing committed (also for usage errors).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = tvilling::args::Cli::parse();
+    let config = match tvilling::config::Config::load(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    tvilling::logging::init(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(tvilling::run(cli, config)) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::debug!("{e:?}");
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests of the `tvilling` binary, one module per area. Each test runs the real binary on its
+//! own temporary store. Tests that need the real samples (`../shared/data`, or `$TVILLING_SAMPLES`) print
+//! `SKIPPED <test>: …` and pass when the samples are absent; everything else runs on generated fixtures.
+
+mod bad_input;
+mod concurrency;
+mod config;
+mod samples;
+mod util;
+mod versions;

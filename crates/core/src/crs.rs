@@ -1,0 +1,220 @@
+//! Coordinate reference systems: parsing the forms users and files give, and the one place where
+//! coordinates are transformed (PROJ, the same library GDAL links).
+//!
+//! Heights: a [`Crs`] carries the horizontal EPSG code and, when known, the vertical one (for example
+//! SWEREF 99 TM + RH 2000 = `EPSG:3006+5613`, the compound `EPSG:5845`). [`Transformer`] changes the
+//! horizontal CRS only; heights stay in their vertical datum (conversion to ellipsoidal heights for 3D Tiles
+//! is the tiler's job, with a geoid grid).
+//!
+//! # Examples
+//!
+//! ```
+//! use tvilling_core::crs::Crs;
+//! let c: Crs = "EPSG:3006+5613".parse().unwrap();
+//! assert_eq!(c.horizontal(), "EPSG:3006");
+//! assert_eq!(c.vertical().as_deref(), Some("EPSG:5613"));
+//! assert_eq!("urn:ogc:def:crs:EPSG::3006".parse::<Crs>().unwrap().horizontal(), "EPSG:3006");
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::wkb::Bbox;
+use crate::{Error, Result};
+
+/// A CRS identified by EPSG codes: horizontal, and optionally vertical.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Crs {
+    horizontal: u32,
+    vertical: Option<u32>,
+}
+
+impl Crs {
+    /// A CRS from its EPSG codes.
+    pub fn epsg(horizontal: u32, vertical: Option<u32>) -> Self {
+        Crs { horizontal, vertical }
+    }
+    /// The horizontal EPSG code.
+    pub fn horizontal_code(&self) -> u32 {
+        self.horizontal
+    }
+    /// The horizontal CRS as `EPSG:N`.
+    pub fn horizontal(&self) -> String {
+        format!("EPSG:{}", self.horizontal)
+    }
+    /// The vertical EPSG code, when known.
+    pub fn vertical_code(&self) -> Option<u32> {
+        self.vertical
+    }
+    /// The vertical CRS as `EPSG:N`, when known.
+    pub fn vertical(&self) -> Option<String> {
+        self.vertical.map(|v| format!("EPSG:{v}"))
+    }
+    /// Whether PROJ knows the horizontal code.
+    pub fn validate(&self) -> Result<()> {
+        proj::Proj::new(&self.horizontal()).map(|_| ()).map_err(|e| {
+            Error::Crs(format!(
+                "{} is not a CRS PROJ knows ({e}); check the code at https://epsg.org or with `projinfo {}`",
+                self.horizontal(),
+                self.horizontal()
+            ))
+        })
+    }
+
+    /// The area of use in degrees (west, south, east, north), when PROJ knows one.
+    pub fn area_of_use(&self) -> Option<[f64; 4]> {
+        let p = proj::Proj::new(&self.horizontal()).ok()?;
+        let (area, _) = p.area_of_use().ok()?;
+        area.map(|a| [a.west, a.south, a.east, a.north])
+    }
+
+    /// Whether this is a geographic (longitude/latitude) CRS.
+    pub fn is_geographic(&self) -> bool {
+        // proj's Rust API has no type query; a CRS whose own definition is lon/lat says so in PROJ.4 terms.
+        proj::Proj::new(&self.horizontal())
+            .ok()
+            .and_then(|p| p.def().ok())
+            .is_some_and(|d| d.contains("proj=longlat") || d.contains("proj=lonlat"))
+    }
+}
+
+impl FromStr for Crs {
+    type Err = Error;
+    /// Accepts `EPSG:3006`, `epsg:3006`, `3006`, `EPSG:3006+5613`, `EPSG:3006+EPSG:5613` and OGC URNs
+    /// (`urn:ogc:def:crs:EPSG::3006`).
+    fn from_str(s: &str) -> Result<Self> {
+        let t = s.trim();
+        let err = || {
+            Error::Crs(format!(
+                "'{s}' is not a CRS tvilling understands: give an EPSG code such as EPSG:3006 (SWEREF 99 TM), \
+                 or horizontal+vertical such as EPSG:3006+5613 (with RH 2000 heights)"
+            ))
+        };
+        let t = t.strip_prefix("urn:ogc:def:crs:EPSG::").unwrap_or(t);
+        let mut parts = t.split('+');
+        let code = |p: &str| -> Result<u32> {
+            let p = p.trim();
+            let p = p.strip_prefix("EPSG:").or_else(|| p.strip_prefix("epsg:")).unwrap_or(p);
+            p.parse::<u32>().ok().filter(|c| *c > 0).ok_or_else(err)
+        };
+        let horizontal = code(parts.next().ok_or_else(err)?)?;
+        let vertical = parts.next().map(code).transpose()?;
+        if parts.next().is_some() {
+            return Err(err());
+        }
+        Ok(Crs { horizontal, vertical })
+    }
+}
+
+impl fmt::Display for Crs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.vertical {
+            Some(v) => write!(f, "EPSG:{}+{v}", self.horizontal),
+            None => write!(f, "EPSG:{}", self.horizontal),
+        }
+    }
+}
+
+/// Transforms horizontal coordinates between two CRSs with PROJ, in traditional GIS axis order
+/// (easting/longitude first) whatever the CRS definitions say.
+pub struct Transformer {
+    proj: proj::Proj,
+    from: Crs,
+    to: Crs,
+}
+
+impl fmt::Debug for Transformer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Transformer({} -> {})", self.from, self.to)
+    }
+}
+
+impl Transformer {
+    /// A transformer from `from` to `to`.
+    pub fn new(from: Crs, to: Crs) -> Result<Self> {
+        // new_known_crs normalises axis order for visualisation (x = east), which is what WKB stores.
+        let proj = proj::Proj::new_known_crs(&from.horizontal(), &to.horizontal(), None).map_err(|e| {
+            Error::Crs(format!("PROJ cannot transform {} to {}: {e}", from.horizontal(), to.horizontal()))
+        })?;
+        Ok(Transformer { proj, from, to })
+    }
+
+    /// Transforms one coordinate in place; `z` is left as it is.
+    pub fn apply(&self, p: &mut [f64; 3]) -> Result<()> {
+        let (x, y) = self.proj.convert((p[0], p[1])).map_err(|e| {
+            Error::Crs(format!("cannot transform ({}, {}) from {} to {}: {e}", p[0], p[1], self.from, self.to))
+        })?;
+        if !(x.is_finite() && y.is_finite()) {
+            return Err(Error::Crs(format!(
+                "({}, {}) lies outside where {} -> {} is defined",
+                p[0], p[1], self.from, self.to
+            )));
+        }
+        p[0] = x;
+        p[1] = y;
+        Ok(())
+    }
+
+    /// Transforms an envelope by its corners and edge midpoints (enough for checks and extents).
+    pub fn bbox(&self, b: &Bbox) -> Result<Bbox> {
+        let (mx, my) = ((b.xmin + b.xmax) / 2.0, (b.ymin + b.ymax) / 2.0);
+        let pts = [
+            (b.xmin, b.ymin),
+            (b.xmax, b.ymin),
+            (b.xmin, b.ymax),
+            (b.xmax, b.ymax),
+            (mx, b.ymin),
+            (mx, b.ymax),
+            (b.xmin, my),
+            (b.xmax, my),
+        ];
+        let mut acc: Option<Bbox> = None;
+        for (x, y) in pts {
+            let mut p = [x, y, 0.0];
+            self.apply(&mut p)?;
+            let pb = Bbox { xmin: p[0], ymin: p[1], xmax: p[0], ymax: p[1], zmin: b.zmin, zmax: b.zmax };
+            acc = Some(acc.map_or(pb, |a| a.union(pb)));
+        }
+        acc.ok_or_else(|| Error::Internal("bbox transform visited no points".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_crs_forms_users_write() {
+        for (input, h, v) in [
+            ("EPSG:3006", 3006, None),
+            ("epsg:3011", 3011, None),
+            ("3006", 3006, None),
+            ("EPSG:3006+5613", 3006, Some(5613)),
+            ("EPSG:3006+EPSG:5613", 3006, Some(5613)),
+            ("urn:ogc:def:crs:EPSG::28992", 28992, None),
+        ] {
+            assert_eq!(input.parse::<Crs>().unwrap(), Crs::epsg(h, v), "{input}");
+        }
+        for bad in ["", "EPSG:", "WGS84", "EPSG:0", "EPSG:1+2+3"] {
+            assert!(bad.parse::<Crs>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn transforms_sweref99tm_to_wgs84_in_lon_lat_order() {
+        // Stockholm City Hall, SWEREF 99 TM (E, N) per Lantmäteriet: about 18.054 E, 59.327 N.
+        let t = Transformer::new(Crs::epsg(3006, None), Crs::epsg(4326, None)).unwrap();
+        let mut p = [674032.0, 6580821.0, 12.0];
+        t.apply(&mut p).unwrap();
+        assert!((p[0] - 18.054).abs() < 0.01 && (p[1] - 59.327).abs() < 0.01, "{p:?}");
+        assert_eq!(p[2], 12.0);
+    }
+
+    #[test]
+    fn knows_sweref_is_projected_and_wgs84_geographic() {
+        assert!(Crs::epsg(4326, None).is_geographic());
+        assert!(!Crs::epsg(3006, None).is_geographic());
+        let a = Crs::epsg(3006, None).area_of_use().unwrap();
+        assert!(a[0] < 12.0 && a[2] > 23.0, "{a:?}");
+    }
+}

@@ -1,0 +1,297 @@
+//! Committing new data to a dataset: append, overwrite or upsert, with provenance and a quality report in
+//! the commit, as one atomic Delta commit.
+//!
+//! Order of work (each step can fail without changing what readers see):
+//! 1. take the dataset's writer lock, so tvilling writers on one store run one after another;
+//! 2. compare the source fingerprint with the commits since the last overwrite: an identical ingest is a
+//!    no-op and says so;
+//! 3. check the new schema and CRS against the committed ones (a field that changes type is an error);
+//! 4. write Parquet data files (invisible until committed);
+//! 5. commit the log entry: new metadata (schema, properties), the added files and, for an overwrite, the
+//!    removed ones, in one atomic step.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use deltalake::arrow::datatypes::{Field, Schema, SchemaRef};
+use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::datafusion::prelude::{SessionContext, col};
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TableReference};
+use deltalake::kernel::{Action, MetadataExt, StructType};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::DeltaTable;
+use serde::Serialize;
+
+use super::history::commit_record;
+use super::{At, Store};
+use crate::schema::{GEOMETRY, ID};
+use crate::{DatasetName, DatasetProperties, Error, Provenance, QualityReport, Result};
+
+/// How new data meets the data already in a dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Add the new rows.
+    Append,
+    /// Replace all rows (and the schema) with the new ones.
+    Overwrite,
+    /// Replace rows whose `id` matches, add the others, keep the rest.
+    Upsert,
+}
+
+impl Mode {
+    /// The text form used in commits and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Append => "append",
+            Mode::Overwrite => "overwrite",
+            Mode::Upsert => "upsert",
+        }
+    }
+}
+
+/// Everything a commit needs besides the rows.
+#[derive(Debug, Clone)]
+pub struct WriteRequest {
+    /// The dataset to write.
+    pub name: DatasetName,
+    /// Properties; for an existing dataset the CRS must match, and classification/owner/licence are kept
+    /// unless `set_classification` says otherwise.
+    pub properties: DatasetProperties,
+    /// Whether the caller asked for a classification explicitly (then it replaces the stored one).
+    pub set_classification: bool,
+    /// How to combine with existing rows.
+    pub mode: Mode,
+    /// Where the data came from.
+    pub provenance: Provenance,
+    /// What the reader found.
+    pub quality: QualityReport,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "lowercase")]
+pub enum CommitOutcome {
+    /// A new version was committed.
+    Committed {
+        /// The new version.
+        version: u64,
+        /// Rows written by this commit.
+        rows: u64,
+    },
+    /// Nothing was written because the same source was already ingested the same way.
+    Unchanged {
+        /// The current version, which already holds this source.
+        version: u64,
+        /// The version that ingested it.
+        ingested_in: u64,
+    },
+}
+
+/// The commit-info key under which tvilling records provenance and quality.
+pub const COMMIT_KEY: &str = "tvilling";
+
+impl Store {
+    /// Commits `batches` (all with `schema`, built with [`crate::schema::dataset_schema`]) to a dataset.
+    pub async fn commit(&self, req: WriteRequest, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<CommitOutcome> {
+        let _lock = self.lock(&req.name)?;
+        let existing = if self.exists(&req.name).await { Some(self.table(&req.name, At::Latest).await?) } else { None };
+        if let Some(table) = &existing {
+            if let Some(outcome) = already_ingested(table, &req.provenance).await? {
+                return Ok(outcome);
+            }
+        }
+        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let app_metadata = commit_metadata(&req)?;
+        let outcome = match existing {
+            None => self.create(&req, schema, batches, app_metadata).await?,
+            Some(table) => {
+                let old = DatasetProperties::from_configuration(table.snapshot()?.metadata().configuration())?;
+                let props = merged_properties(&req, &old)?;
+                match req.mode {
+                    Mode::Upsert => upsert(&req.name, table, schema, batches, app_metadata).await?,
+                    _ => write_files_and_commit(&req, table, schema, batches, app_metadata, &props).await?,
+                }
+            }
+        };
+        tracing::info!(dataset = %req.name, version = outcome, rows, mode = req.mode.as_str(), "committed");
+        Ok(CommitOutcome::Committed { version: outcome, rows })
+    }
+
+    async fn create(
+        &self,
+        req: &WriteRequest,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+        app_metadata: HashMap<String, serde_json::Value>,
+    ) -> Result<u64> {
+        let url = self.table_url(&req.name)?;
+        let adds = write_files(url.as_str(), schema.clone(), batches).await?;
+        let kernel: StructType = schema.as_ref().try_into_kernel().map_err(|e| Error::Internal(e.to_string()))?;
+        let table = deltalake::operations::create::CreateBuilder::new()
+            .with_location(url.to_string())
+            .with_table_name(req.name.as_str())
+            .with_columns(kernel.fields().cloned())
+            .with_configuration(req.properties.to_configuration().into_iter().map(|(k, v)| (k, Some(v))))
+            // tvilling.* keys are ours; Delta only validates the delta.* ones it knows.
+            .with_raise_if_key_not_exists(false)
+            .with_actions(adds.into_iter().map(Action::Add))
+            .with_commit_properties(CommitProperties::default().with_metadata(app_metadata))
+            .await
+            .map_err(|e| conflict_or(&req.name, e))?;
+        Ok(table.version().unwrap_or(0))
+    }
+}
+
+async fn write_files(url: &str, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<Vec<deltalake::kernel::Add>> {
+    let mut writer = RecordBatchWriter::try_new(url, schema, None, None)?;
+    for batch in batches {
+        writer.write(batch).await?;
+    }
+    Ok(writer.flush().await?)
+}
+
+async fn write_files_and_commit(
+    req: &WriteRequest,
+    table: DeltaTable,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    app_metadata: HashMap<String, serde_json::Value>,
+    props: &DatasetProperties,
+) -> Result<u64> {
+    let snapshot = table.snapshot()?;
+    let committed: SchemaRef = snapshot.snapshot().arrow_schema();
+    let new_schema = match req.mode {
+        Mode::Overwrite => schema.clone(),
+        _ => merge_schemas(&req.name, &committed, &schema)?,
+    };
+    let adds = write_files(table.table_url().as_str(), schema, batches).await?;
+    let kernel: StructType = new_schema.as_ref().try_into_kernel().map_err(|e| Error::Internal(e.to_string()))?;
+    let mut metadata = snapshot.metadata().clone().with_schema(&kernel)?;
+    for (k, v) in props.to_configuration() {
+        metadata = metadata.add_config_key(k, v)?;
+    }
+    let mut actions = vec![Action::Metadata(metadata)];
+    if req.mode == Mode::Overwrite {
+        actions.extend(snapshot.log_data().iter().map(|f| Action::Remove(f.remove_action(true))));
+    }
+    actions.extend(adds.into_iter().map(Action::Add));
+    let mode = if req.mode == Mode::Overwrite { SaveMode::Overwrite } else { SaveMode::Append };
+    let done = CommitBuilder::default()
+        .with_actions(actions)
+        .with_app_metadata(app_metadata)
+        .build(Some(snapshot as &dyn TableReference), table.log_store(), DeltaOperation::Write { mode, partition_by: None, predicate: None })
+        .await
+        .map_err(|e| conflict_or(&req.name, e))?;
+    Ok(done.version())
+}
+
+async fn upsert(
+    name: &DatasetName,
+    table: DeltaTable,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    app_metadata: HashMap<String, serde_json::Value>,
+) -> Result<u64> {
+    let committed: SchemaRef = table.snapshot()?.snapshot().arrow_schema();
+    merge_schemas(name, &committed, &schema)?;
+    let ctx = SessionContext::new();
+    let source = ctx.read_batches(batches)?;
+    let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let quoted = |prefix: &str, c: &str| col(format!("{prefix}.\"{}\"", c.replace('"', "\"\"")));
+    let cols_update = columns.clone();
+    let (table, _metrics) = table
+        .merge(source, quoted("target", ID).eq(quoted("source", ID)))
+        .with_source_alias("source")
+        .with_target_alias("target")
+        .with_merge_schema(true)
+        .with_commit_properties(CommitProperties::default().with_metadata(app_metadata))
+        .when_matched_update(|u| cols_update.iter().fold(u, |u, c| u.update(c.as_str(), quoted("source", c))))?
+        .when_not_matched_insert(|i| columns.iter().fold(i, |i, c| i.set(c.as_str(), quoted("source", c))))?
+        .await
+        .map_err(|e| conflict_or(name, e))?;
+    // One commit per ingest: upsert keeps the dataset's properties (the source is in the commit's
+    // provenance), so nothing else is written.
+    Ok(table.version().unwrap_or(0))
+}
+
+/// The committed schema extended by the new data's new columns; a column whose type changes is an error.
+fn merge_schemas(name: &DatasetName, committed: &Schema, new: &Schema) -> Result<SchemaRef> {
+    let mut fields: Vec<Field> = committed.fields().iter().map(|f| f.as_ref().clone()).collect();
+    for f in new.fields() {
+        match committed.field_with_name(f.name()) {
+            Ok(old) if old.data_type() != f.data_type() && f.name() != GEOMETRY => {
+                return Err(Error::SchemaMismatch(format!(
+                    "field '{}' is {} in dataset '{name}' but {} in the new data; convert it in the source, \
+                     ingest into a new dataset, or use --mode overwrite to replace the schema",
+                    f.name(),
+                    old.data_type(),
+                    f.data_type()
+                )));
+            }
+            Ok(_) => {}
+            Err(_) => fields.push(f.as_ref().clone().with_nullable(true)),
+        }
+    }
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+fn merged_properties(req: &WriteRequest, old: &DatasetProperties) -> Result<DatasetProperties> {
+    let new = &req.properties;
+    if req.mode != Mode::Overwrite && old.crs != new.crs {
+        return Err(Error::SchemaMismatch(format!(
+            "dataset '{}' is stored in {} but the new data is in {}; add --to-crs {} to reproject it, \
+             or use --mode overwrite to replace the dataset",
+            req.name, old.crs, new.crs, old.crs
+        )));
+    }
+    if req.mode != Mode::Overwrite && old.kind != new.kind {
+        return Err(Error::SchemaMismatch(format!(
+            "dataset '{}' holds {} data but the new data is {}; ingest it into another dataset",
+            req.name, old.kind, new.kind
+        )));
+    }
+    let mut merged = new.clone();
+    if !req.set_classification {
+        merged.classification = old.classification;
+    }
+    merged.owner = new.owner.clone().or_else(|| old.owner.clone());
+    merged.licence = new.licence.clone().or_else(|| old.licence.clone());
+    if req.mode != Mode::Overwrite && old.geometry_type != new.geometry_type {
+        merged.geometry_type = Some("Geometry".into());
+    }
+    Ok(merged)
+}
+
+fn commit_metadata(req: &WriteRequest) -> Result<HashMap<String, serde_json::Value>> {
+    let record = serde_json::json!({ "provenance": req.provenance, "quality": req.quality });
+    Ok(HashMap::from([(COMMIT_KEY.to_string(), record)]))
+}
+
+/// If a commit since the last overwrite ingested the same source the same way, the outcome to report.
+async fn already_ingested(table: &DeltaTable, prov: &Provenance) -> Result<Option<CommitOutcome>> {
+    let fingerprint = prov.fingerprint();
+    let current = table.version().unwrap_or(0);
+    for info in super::history::commits(table).await? {
+        let Some(rec) = commit_record(&info.raw) else { continue };
+        if rec.provenance.fingerprint() == fingerprint {
+            return Ok(Some(CommitOutcome::Unchanged { version: current, ingested_in: info.version }));
+        }
+        // Older commits were replaced by this overwrite, so an identical source before it no longer counts.
+        if info.operation.contains("WRITE") && rec.provenance.mode == "overwrite" || info.operation.contains("CREATE") {
+            break;
+        }
+    }
+    Ok(None)
+}
+
+fn conflict_or(name: &DatasetName, e: deltalake::DeltaTableError) -> Error {
+    let msg = e.to_string();
+    if msg.contains("already exists") || msg.contains("onflict") || msg.contains("concurrent") {
+        Error::Conflict { name: name.to_string(), detail: msg }
+    } else {
+        Error::Delta(e)
+    }
+}

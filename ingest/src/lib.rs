@@ -1,0 +1,23 @@
+//! `tvilling-ingest` is the boundary between tvilling's store and outside files: readers turn sources into
+//! store batches with a quality report, and exporters write datasets back out as open formats.
+//!
+//! Entry points:
+//! - [`ingest`]: read a source with the first [`SourceReader`] in [`readers`] that accepts it, then commit
+//!   every layer it yields to the store.
+//! - [`export::export`]: write a dataset version as GeoParquet 1.1, GeoJSON, GeoPackage or FlatGeobuf.
+//!
+//! A new input format is a new folder (`mod.rs`, `reader.rs`, `error.rs`) implementing [`SourceReader`],
+//! registered in [`readers`]. This crate does no tiling and serves nothing.
+#![warn(missing_docs)]
+
+mod error;
+pub mod export;
+mod gdal_errors;
+mod pipeline;
+mod reader;
+pub mod source;
+pub mod vector;
+
+pub use error::{Error, Result};
+pub use pipeline::{IngestOptions, IngestReport, ingest};
+pub use reader::{ReadOptions, ReadOutput, SourceReader, readers};

@@ -1,0 +1,8 @@
+//! Vector sources through GDAL/OGR: every vector format the system GDAL reads (GeoPackage, Shapefile,
+//! GeoJSON, FlatGeobuf, GML, SQLite/SpatiaLite, CSV with WKT, …), all layers or one, 2D and 3D.
+
+mod crs;
+mod fields;
+mod reader;
+
+pub use reader::VectorReader;
