@@ -9,6 +9,8 @@
 //! A new input format is a new folder (`mod.rs`, `reader.rs`, `error.rs`) implementing [`SourceReader`],
 //! registered in [`readers`]. This crate does no tiling and serves nothing.
 #![warn(missing_docs)]
+// One audited exception to "no unsafe code": vector/ogr_ffi.rs (see its module doc).
+#![deny(unsafe_code)]
 
 mod error;
 pub mod export;

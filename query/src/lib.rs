@@ -4,3 +4,4 @@
 //! It reads the store through `tvilling-core` and never reads source files or serves HTTP. Until that
 //! issue lands it exposes nothing but this description.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]

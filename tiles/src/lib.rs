@@ -4,3 +4,4 @@
 //! It reads no source files and serves no HTTP. Until that issue lands it exposes nothing but this
 //! description.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]

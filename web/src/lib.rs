@@ -4,3 +4,4 @@
 //! It holds no domain logic of its own: it serves what `tvilling-query` and `tvilling-tiles` produce. Until
 //! that issue lands it exposes nothing but this description.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]

@@ -5,7 +5,10 @@ use tracing_subscriber::EnvFilter;
 use crate::args::LogFormat;
 
 /// The filter used when `RUST_LOG` is not set: our own crates at info, everything else at warn.
-pub const DEFAULT_FILTER: &str = "warn,tvilling=info,tvilling_core=info,tvilling_ingest=info";
+/// delta-rs warns that it keeps no min/max statistics for binary columns; WKB geometry has none worth
+/// keeping (the bbox columns carry the spatial statistics), so that expected warning is silenced.
+pub const DEFAULT_FILTER: &str =
+    "warn,tvilling=info,tvilling_core=info,tvilling_ingest=info,deltalake_core::writer::stats=error";
 
 /// Installs the global subscriber.
 pub fn init(format: LogFormat) {

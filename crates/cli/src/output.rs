@@ -16,7 +16,10 @@ pub fn json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
 /// Prints a table with a header row.
 pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> anyhow::Result<()> {
     let mut t = Table::new();
-    t.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic).set_header(header.to_vec());
+    t.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
+    if header.iter().any(|h| !h.is_empty()) {
+        t.set_header(header.to_vec());
+    }
     for r in rows {
         t.add_row(r);
     }

@@ -69,12 +69,20 @@ impl Crs {
     }
 
     /// Whether this is a geographic (longitude/latitude) CRS.
+    ///
+    /// proj's Rust API exposes no CRS type, so this asks PROJ a question only a geographic CRS answers with
+    /// "unchanged": a point inside the CRS's area of use (off-centre, since a world-wide projection maps
+    /// 0,0 to itself), taken as coordinates of the CRS and converted to WGS 84 longitude/latitude, lands
+    /// within a hundredth of a degree of itself (a datum shift at most). Read as metres of a projected CRS
+    /// the same numbers land near the false origin, nowhere near.
     pub fn is_geographic(&self) -> bool {
-        // proj's Rust API has no type query; a CRS whose own definition is lon/lat says so in PROJ.4 terms.
-        proj::Proj::new(&self.horizontal())
-            .ok()
-            .and_then(|p| p.def().ok())
-            .is_some_and(|d| d.contains("proj=longlat") || d.contains("proj=lonlat"))
+        if self.horizontal == 4326 {
+            return true;
+        }
+        let Some(a) = self.area_of_use() else { return false };
+        let (lon, lat) = (a[0] + (a[2] - a[0]) * 0.37, a[1] + (a[3] - a[1]) * 0.61);
+        let Ok(t) = proj::Proj::new_known_crs(&self.horizontal(), "EPSG:4326", None) else { return false };
+        t.convert((lon, lat)).is_ok_and(|(x, y): (f64, f64)| (x - lon).abs() < 0.01 && (y - lat).abs() < 0.01)
     }
 }
 
@@ -155,25 +163,20 @@ impl Transformer {
         Ok(())
     }
 
-    /// Transforms an envelope by its corners and edge midpoints (enough for checks and extents).
+    /// Transforms an envelope by sampling its edges (17 points each), so curved edges of the result are
+    /// covered: the returned box contains the image of the whole input box.
     pub fn bbox(&self, b: &Bbox) -> Result<Bbox> {
-        let (mx, my) = ((b.xmin + b.xmax) / 2.0, (b.ymin + b.ymax) / 2.0);
-        let pts = [
-            (b.xmin, b.ymin),
-            (b.xmax, b.ymin),
-            (b.xmin, b.ymax),
-            (b.xmax, b.ymax),
-            (mx, b.ymin),
-            (mx, b.ymax),
-            (b.xmin, my),
-            (b.xmax, my),
-        ];
+        const STEPS: usize = 16;
         let mut acc: Option<Bbox> = None;
-        for (x, y) in pts {
-            let mut p = [x, y, 0.0];
-            self.apply(&mut p)?;
-            let pb = Bbox { xmin: p[0], ymin: p[1], xmax: p[0], ymax: p[1], zmin: b.zmin, zmax: b.zmax };
-            acc = Some(acc.map_or(pb, |a| a.union(pb)));
+        for i in 0..=STEPS {
+            let t = i as f64 / STEPS as f64;
+            let (x, y) = (b.xmin + t * (b.xmax - b.xmin), b.ymin + t * (b.ymax - b.ymin));
+            for (px, py) in [(x, b.ymin), (x, b.ymax), (b.xmin, y), (b.xmax, y)] {
+                let mut p = [px, py, 0.0];
+                self.apply(&mut p)?;
+                let pb = Bbox { xmin: p[0], ymin: p[1], xmax: p[0], ymax: p[1], zmin: b.zmin, zmax: b.zmax };
+                acc = Some(acc.map_or(pb, |a| a.union(pb)));
+            }
         }
         acc.ok_or_else(|| Error::Internal("bbox transform visited no points".into()))
     }
@@ -212,8 +215,12 @@ mod tests {
 
     #[test]
     fn knows_sweref_is_projected_and_wgs84_geographic() {
-        assert!(Crs::epsg(4326, None).is_geographic());
-        assert!(!Crs::epsg(3006, None).is_geographic());
+        for geographic in [4326, 4258, 4619] {
+            assert!(Crs::epsg(geographic, None).is_geographic(), "{geographic}");
+        }
+        for projected in [3006, 3011, 28992, 3857, 25833] {
+            assert!(!Crs::epsg(projected, None).is_geographic(), "{projected}");
+        }
         let a = Crs::epsg(3006, None).area_of_use().unwrap();
         assert!(a[0] < 12.0 && a[2] > 23.0, "{a:?}");
     }

@@ -20,12 +20,13 @@
 //! assert!("Bad Name!".parse::<DatasetName>().is_err());
 //! ```
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod crs;
 mod dataset;
 mod error;
 pub mod progress;
-mod provenance;
+pub mod provenance;
 pub mod schema;
 pub mod store;
 pub mod wkb;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use tvilling_core::arrow::array::{Array, ArrayRef, StructArray};
 use tvilling_core::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
@@ -23,7 +24,7 @@ pub async fn write(store: &Store, name: &DatasetName, at: At, info: &DatasetInfo
     let file = std::fs::File::create(out).map_err(|e| Error::io(out, e))?;
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_max_row_group_size(64 * 1024)
+        .set_max_row_group_row_count(Some(64 * 1024))
         .build();
     let mut writer = ArrowWriter::try_new(file, out_schema.clone(), Some(props))?;
     let mut rows = 0u64;
@@ -31,6 +32,11 @@ pub async fn write(store: &Store, name: &DatasetName, at: At, info: &DatasetInfo
         let batch = batch.map_err(tvilling_core::Error::from)?;
         rows += batch.num_rows() as u64;
         writer.write(&convert(&batch, &out_schema)?)?;
+    }
+    // GeoParquet readers look for `geo` in the Parquet footer's key-value metadata, which ArrowWriter
+    // does not fill from the Arrow schema metadata by itself.
+    if let Some(geo) = out_schema.metadata().get("geo") {
+        writer.append_key_value_metadata(KeyValue::new("geo".to_string(), geo.clone()));
     }
     writer.close()?;
     Ok(rows)

@@ -66,8 +66,11 @@ pub async fn export(store: &Store, name: &DatasetName, at: At, format: Format, o
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    // Write to a temporary name and rename, so a failed export never leaves a plausible-looking file.
-    let tmp = out.with_extension(format!("{}.partial", out.extension().and_then(|e| e.to_str()).unwrap_or("out")));
+    // Write to a temporary name and rename, so a failed export never leaves a plausible-looking file. The
+    // temporary name keeps the extension: GDAL's FlatGeobuf driver makes a folder of layers otherwise.
+    let stem = out.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let ext = out.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    let tmp = out.with_file_name(format!(".{stem}.partial-{}{ext}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     let result = match format {
         Format::GeoParquet => geoparquet::write(store, name, at, &info, &tmp).await,

@@ -113,7 +113,7 @@ fn write_layer(
     columns: &[(String, DataType)],
     rx: Receiver<RecordBatch>,
 ) -> Result<u64> {
-    let mut layer = ds
+    let layer = ds
         .create_layer(LayerOptions { name: layer_name, srs: Some(srs), ty: OGRwkbGeometryType::wkbUnknown, options: None })
         .map_err(|e| gdal_fail(path, "layer", e))?;
     let defs: Vec<(&str, OGRFieldType::Type)> = columns.iter().map(|(n, t)| (n.as_str(), ogr_type(t))).collect();
@@ -121,7 +121,14 @@ fn write_layer(
     let mut rows = 0u64;
     let fmt = FormatOptions::default();
     for batch in rx {
-        let geometry = batch.column_by_name(schema::GEOMETRY).map(|c| c.as_binary::<i32>().clone());
+        let geometry = match batch.column_by_name(schema::GEOMETRY) {
+            Some(c) => Some(
+                c.as_binary_opt::<i32>()
+                    .ok_or_else(|| Error::Internal(format!("geometry column is {}, not Binary", c.data_type())))?
+                    .clone(),
+            ),
+            None => None,
+        };
         let cols: Vec<_> = columns.iter().map(|(n, _)| batch.column_by_name(n).cloned()).collect();
         for row in 0..batch.num_rows() {
             let mut feature = Feature::new(layer.defn()).map_err(|e| gdal_fail(path, "feature", e))?;

@@ -79,23 +79,28 @@ pub fn decide(
         }
     };
     decided.crs.validate()?;
-    // Coordinates that cannot be degrees in a geographic CRS mean the CRS is missing or wrong; storing them
-    // would put the data in the wrong place on the globe with no error anywhere.
     if let Some(b) = extent {
-        if decided.crs.is_geographic() && (b.xmin < -180.5 || b.xmax > 360.5 || b.ymin < -90.5 || b.ymax > 90.5) {
-            let why = if implicit_wgs84 {
-                "it declares no CRS (GeoJSON then means WGS 84 degrees)".to_string()
-            } else {
-                format!("it is declared as {} (degrees)", decided.crs)
-            };
-            return Err(Error::MissingCrs {
-                path: path.to_path_buf(),
-                why: format!(
-                    "{why} but its coordinates ({:.0} … {:.0}, {:.0} … {:.0}) are not longitude/latitude",
-                    b.xmin, b.xmax, b.ymin, b.ymax
-                ),
-            });
-        }
+        check_degrees(path, decided.crs, &b, implicit_wgs84)?;
     }
     Ok(decided)
+}
+
+/// Coordinates that cannot be degrees in a geographic CRS mean the CRS is missing or wrong; storing them
+/// would put the data in the wrong place on the globe with no error anywhere.
+pub fn check_degrees(path: &Path, crs: Crs, b: &Bbox, implicit_wgs84: bool) -> Result<()> {
+    if crs.is_geographic() && (b.xmin < -180.5 || b.xmax > 360.5 || b.ymin < -90.5 || b.ymax > 90.5) {
+        let why = if implicit_wgs84 {
+            "it declares no CRS (GeoJSON then means WGS 84 degrees)".to_string()
+        } else {
+            format!("it is declared as {crs} (degrees)")
+        };
+        return Err(Error::MissingCrs {
+            path: path.to_path_buf(),
+            why: format!(
+                "{why} but its coordinates ({:.0} … {:.0}, {:.0} … {:.0}) are not longitude/latitude",
+                b.xmin, b.xmax, b.ymin, b.ymax
+            ),
+        });
+    }
+    Ok(())
 }

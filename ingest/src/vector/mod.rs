@@ -3,6 +3,8 @@
 
 mod crs;
 mod fields;
+mod ogr_ffi;
 mod reader;
 
+pub use ogr_ffi::field_value;
 pub use reader::VectorReader;

@@ -20,8 +20,9 @@ use tvilling_core::provenance::{AttributeFill, Issue};
 use tvilling_core::wkb::{self, Bbox};
 use tvilling_core::{Kind, QualityReport, schema};
 
-use super::crs::decide;
+use super::crs::{check_degrees, decide};
 use super::fields::{Column, arrow_type, column_name, text};
+use super::ogr_ffi::field_value;
 use crate::reader::{ReadOptions, ReadOutput, SourceReader};
 use crate::{Error, Result, gdal_errors};
 
@@ -76,14 +77,16 @@ fn open(path: &Path) -> Result<Dataset> {
     // CSV carries no types or geometry column declaration: let GDAL detect types and a WKT column.
     let csv_options = ["AUTODETECT_TYPE=YES", "GEOM_POSSIBLE_NAMES=WKT,wkt,geometry,geom,the_geom", "KEEP_GEOM_COLUMNS=NO"];
     let options = DatasetOptions {
-        open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
+        open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY | GdalOpenFlags::GDAL_OF_VERBOSE_ERROR,
         open_options: is_csv.then_some(&csv_options[..]),
         ..Default::default()
     };
     Dataset::open_ex(path, options).map_err(|e| {
         let (errors, _) = gdal_errors::take();
-        let detail = errors.last().cloned().unwrap_or_else(|| e.to_string());
-        if detail.contains("not recognized as") || detail.contains("not recognised") {
+        let detail = errors.last().cloned().unwrap_or_default();
+        // No driver claiming the file is reported as "not recognized", or with no message at all.
+        if detail.is_empty() || detail.contains("not recognized as") || detail.contains("not recognised") {
+            let detail = if detail.is_empty() { format!("no GDAL driver recognised it; {e}") } else { detail };
             Error::BadInput(format!(
                 "{} is not in a vector format GDAL recognises ({detail}); convert it to GeoPackage, GeoJSON or \
                  Shapefile, or check that the file is complete (`ogrinfo --formats` lists the formats)",
@@ -145,7 +148,8 @@ fn read_layer(
 ) -> Result<ReadOutput> {
     let layer_name = layer.name();
     let source_count = layer.try_feature_count();
-    let extent = layer.try_get_extent().ok().flatten().map(|e| Bbox {
+    // Drivers without a cheap extent (GeoJSON) are scanned: the CRS check below needs it.
+    let extent = layer.try_get_extent().ok().flatten().or_else(|| layer.get_extent().ok()).map(|e| Bbox {
         xmin: e.MinX,
         ymin: e.MinY,
         xmax: e.MaxX,
@@ -225,7 +229,7 @@ fn read_layer(
         read += 1;
         let fid = feature.fid().map(|f| f as i64).unwrap_or(index as i64);
         let values: Vec<Option<gdal::vector::FieldValue>> =
-            field_index.iter().map(|&k| if k == usize::MAX { None } else { feature.field(k).ok().flatten() }).collect();
+            field_index.iter().map(|&k| if k == usize::MAX { None } else { field_value(&feature, k) }).collect();
 
         // Geometry: ISO WKB, reprojected and measured in one pass.
         let mut geom_row: Option<(Vec<u8>, Option<Bbox>)> = None;
@@ -284,7 +288,10 @@ fn read_layer(
         }
 
         // The stable id: the source's when it has one, else a hash of the content.
-        let source_id = id_field.and_then(|k| feature.field(k).ok().flatten()).map(text).filter(|s| !s.trim().is_empty());
+        let source_id = id_field
+            .and_then(|k| field_value(&feature, k))
+            .map(text)
+            .filter(|s| !s.trim().is_empty());
         if id_field.is_some() && source_id.is_none() {
             quality.logical_consistency.empty_ids += 1;
         }
@@ -375,6 +382,12 @@ fn read_layer(
         quality.positional.notes.push(format!("GDAL: {w}"));
     }
 
+    // The definitive check on the coordinates actually read (declared extents can be stale).
+    if let Some(b) = &total_bbox {
+        if transformer.is_none() {
+            check_degrees(path, crs, b, implicit_wgs84)?;
+        }
+    }
     quality.completeness.source_count = source_count;
     quality.completeness.features_read = read;
     quality.completeness.rows_written = written;
@@ -428,22 +441,29 @@ fn content_id(layer: &str, wkb: Option<&[u8]>, values: &[Option<gdal::vector::Fi
     hex::encode(&h.finalize()[..10])
 }
 
+/// Whether the data lies within the CRS's area of use. The area (degrees) is projected into the data's CRS
+/// rather than the data's box into degrees: a projected box's corners reach far outside the data (a box
+/// around all of Sweden in SWEREF 99 TM has corners in Finland and Norway), the other way round does not.
 fn within_area_of_use(crs: Crs, bbox: Option<Bbox>, notes: &mut Vec<String>) -> Option<bool> {
     let bbox = bbox?;
     let area = crs.area_of_use()?;
-    let lonlat = if crs.is_geographic() {
-        bbox
+    let area_box = Bbox { xmin: area[0], ymin: area[1], xmax: area[2], ymax: area[3], zmin: None, zmax: None };
+    let allowed = if crs.is_geographic() {
+        area_box
     } else {
-        Transformer::new(crs, Crs::epsg(4326, None)).ok()?.bbox(&bbox).ok()?
+        Transformer::new(Crs::epsg(4326, None), crs).ok()?.bbox(&area_box).ok()?
     };
-    // Half a degree of slack: areas of use are drawn around land, data may reach a little offshore.
-    let tol = 0.5;
-    let inside = lonlat.xmin >= area[0] - tol && lonlat.xmax <= area[2] + tol && lonlat.ymin >= area[1] - tol && lonlat.ymax <= area[3] + tol;
+    // One percent of slack: areas of use are drawn around land and data may reach a little offshore.
+    let (tx, ty) = ((allowed.xmax - allowed.xmin) * 0.01, (allowed.ymax - allowed.ymin) * 0.01);
+    let inside = bbox.xmin >= allowed.xmin - tx
+        && bbox.xmax <= allowed.xmax + tx
+        && bbox.ymin >= allowed.ymin - ty
+        && bbox.ymax <= allowed.ymax + ty;
     if !inside {
         notes.push(format!(
-            "extent (lon {:.3} … {:.3}, lat {:.3} … {:.3}) lies outside the area of use of {crs} \
-             ({:.1} … {:.1}, {:.1} … {:.1}): the CRS may be wrong",
-            lonlat.xmin, lonlat.xmax, lonlat.ymin, lonlat.ymax, area[0], area[2], area[1], area[3]
+            "extent ({:.3} … {:.3}, {:.3} … {:.3}) reaches outside the area of use of {crs} \
+             (longitude {:.2} … {:.2}, latitude {:.2} … {:.2}): the CRS may be wrong",
+            bbox.xmin, bbox.xmax, bbox.ymin, bbox.ymax, area[0], area[2], area[1], area[3]
         ));
     }
     Some(inside)

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use gdal::vector::{FieldValue, LayerAccess};
+use tvilling_ingest::vector::field_value;
 
 use crate::util::{Env, gdal_count, gdal_epsg, samples};
 
@@ -113,10 +114,8 @@ fn attribute_rows_like(path: &Path, reference: &Path) -> Vec<String> {
         .map(|f| {
             names
                 .iter()
-                .map(|n| match idx.get(n) {
-                    Some(&i) => norm(f.field(i).ok().flatten()),
-                    None => format!("<missing {n}>"),
-                })
+                // GDAL's GeoJSON reader creates no field that is null in every feature.
+                .map(|n| idx.get(n).map_or_else(|| norm(None), |&i| norm(field_value(&f, i))))
                 .collect::<Vec<_>>()
                 .join("|")
         })
@@ -125,15 +124,26 @@ fn attribute_rows_like(path: &Path, reference: &Path) -> Vec<String> {
     rows
 }
 
+/// A value as comparable text. GeoJSON has no date type, so GDAL's GeoJSON reader recognises date-like
+/// strings as dates: dates and date-times are compared in one canonical form whatever type carries them.
 fn norm(v: Option<FieldValue>) -> String {
     match v {
         None => "∅".into(),
         Some(FieldValue::RealValue(x)) => format!("{:.9e}", x),
         Some(FieldValue::IntegerValue(x)) => x.to_string(),
         Some(FieldValue::Integer64Value(x)) => x.to_string(),
-        Some(FieldValue::StringValue(s)) => s,
+        Some(FieldValue::StringValue(s)) => {
+            let formats = ["%Y-%m-%dT%H:%M:%S%.f", "%Y/%m/%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M"];
+            if let Some(t) = formats.iter().find_map(|f| chrono::NaiveDateTime::parse_from_str(&s, f).ok()) {
+                return t.format("%Y-%m-%dT%H:%M:%S").to_string();
+            }
+            if let Ok(d) = chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").or_else(|_| chrono::NaiveDate::parse_from_str(&s, "%Y/%m/%d")) {
+                return d.to_string();
+            }
+            s
+        }
         Some(FieldValue::DateValue(d)) => d.to_string(),
-        Some(FieldValue::DateTimeValue(d)) => d.to_utc().to_rfc3339(),
+        Some(FieldValue::DateTimeValue(d)) => d.naive_utc().format("%Y-%m-%dT%H:%M:%S").to_string(),
         Some(other) => format!("{other:?}"),
     }
 }

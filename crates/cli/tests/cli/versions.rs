@@ -144,3 +144,25 @@ fn sha256_hex(p: &std::path::Path) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(std::fs::read(p).unwrap()))
 }
+
+#[test]
+fn a_property_missing_from_one_feature_is_stored_as_null_not_as_a_default() {
+    // gdal's safe field accessor reports unset fields as "" or 0; tvilling must store null.
+    let env = Env::new();
+    let src = env.path("partial.geojson");
+    std::fs::write(
+        &src,
+        r#"{"type":"FeatureCollection","features":[
+          {"type":"Feature","geometry":{"type":"Point","coordinates":[15.2,59.3]},"properties":{"namn":"A","vaningar":3}},
+          {"type":"Feature","geometry":{"type":"Point","coordinates":[15.3,59.3]},"properties":{"namn":"B"}}]}"#,
+    )
+    .unwrap();
+    env.run(&["ingest", src.to_str().unwrap(), "--dataset", "punkter"]).ok();
+    let fill = &env.info("punkter")["last_quality"]["completeness"]["attributes"];
+    assert_eq!(fill["vaningar"]["nulls"], 1, "{fill}");
+    let out = env.path("out.geojson");
+    env.run(&["export", "punkter", "--format", "geojson", "--out", out.to_str().unwrap()]).ok();
+    let fc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let b = fc["features"].as_array().unwrap().iter().find(|f| f["properties"]["namn"] == "B").unwrap();
+    assert!(b["properties"].get("vaningar").is_none_or(|v| v.is_null()), "{b}");
+}

@@ -198,7 +198,22 @@ fn version_error(name: &DatasetName, what: &dyn std::fmt::Display, e: deltalake:
     }
 }
 
-/// The operating-system user running this process, for provenance.
+/// The operating-system user running this process, for provenance: `$USER`/`$LOGNAME`, else the name
+/// of the process's uid in `/etc/passwd` (cron jobs and containers often set neither variable).
 pub fn whoami() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
+    if let Some(u) = ["USER", "LOGNAME"].iter().find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty())) {
+        return u;
+    }
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(1).map(String::from)));
+    let name = uid.as_deref().and_then(|uid| {
+        std::fs::read_to_string("/etc/passwd").ok().and_then(|p| {
+            p.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == uid).then(|| f[0].to_string())
+            })
+        })
+    });
+    name.or(uid.map(|u| format!("uid {u}"))).unwrap_or_else(|| "unknown".into())
 }

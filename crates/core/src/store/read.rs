@@ -6,7 +6,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use deltalake::arrow::array::{Array, AsArray};
 use deltalake::arrow::datatypes::{Float64Type, Int64Type, SchemaRef};
+use deltalake::arrow::datatypes::{DataType, Field, Schema};
+use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::execution::SendableRecordBatchStream;
+use deltalake::datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use futures::StreamExt;
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::transaction::CommitProperties;
 use serde::Serialize;
@@ -135,12 +139,18 @@ impl Store {
     }
 
     /// Streams the rows of a dataset at a version, with the table's Arrow schema.
+    ///
+    /// The scan may produce Arrow view types (`Utf8View`, `BinaryView`); they are cast to `Utf8` and
+    /// `Binary`, the types the table was written with, so consumers see one stable schema.
     pub async fn scan(&self, name: &DatasetName, at: At) -> Result<(SchemaRef, SendableRecordBatchStream)> {
         let table = self.table(name, at).await?;
         let ctx = SessionContext::new();
         let df = ctx.read_table(table.table_provider().await?)?;
-        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        Ok((schema, df.execute_stream().await?))
+        let target = plain_schema(df.schema().as_arrow());
+        let stream = df.execute_stream().await?;
+        let cast_to = target.clone();
+        let mapped = stream.map(move |b| b.and_then(|b| plain_batch(&b, &cast_to).map_err(Into::into)));
+        Ok((target.clone(), Box::pin(RecordBatchStreamAdapter::new(target, mapped))))
     }
 
     /// Changes a dataset's classification in a new version; returns that version (or the current one if
@@ -164,4 +174,27 @@ impl Store {
             .await?;
         Ok(table.version().unwrap_or(0))
     }
+}
+
+fn plain_type(t: &DataType) -> DataType {
+    match t {
+        DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+        DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
+        other => other.clone(),
+    }
+}
+
+fn plain_schema(s: &Schema) -> SchemaRef {
+    let fields: Vec<Field> = s.fields().iter().map(|f| f.as_ref().clone().with_data_type(plain_type(f.data_type()))).collect();
+    Arc::new(Schema::new_with_metadata(fields, s.metadata().clone()))
+}
+
+fn plain_batch(b: &RecordBatch, target: &SchemaRef) -> std::result::Result<RecordBatch, deltalake::arrow::error::ArrowError> {
+    let cols = b
+        .columns()
+        .iter()
+        .zip(target.fields())
+        .map(|(c, f)| if c.data_type() == f.data_type() { Ok(c.clone()) } else { deltalake::arrow::compute::cast(c, f.data_type()) })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(target.clone(), cols)
 }

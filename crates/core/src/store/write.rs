@@ -169,9 +169,9 @@ async fn write_files_and_commit(
     };
     let adds = write_files(table.table_url().as_str(), schema, batches).await?;
     let kernel: StructType = new_schema.as_ref().try_into_kernel().map_err(|e| Error::Internal(e.to_string()))?;
-    let mut metadata = snapshot.metadata().clone().with_schema(&kernel)?;
+    let mut metadata = snapshot.metadata().clone().with_schema(&kernel).map_err(deltalake::DeltaTableError::from)?;
     for (k, v) in props.to_configuration() {
-        metadata = metadata.add_config_key(k, v)?;
+        metadata = metadata.add_config_key(k, v).map_err(deltalake::DeltaTableError::from)?;
     }
     let mut actions = vec![Action::Metadata(metadata)];
     if req.mode == Mode::Overwrite {
