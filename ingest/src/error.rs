@@ -74,11 +74,20 @@ pub enum Error {
 impl Error {
     /// Wraps an I/O error with its path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// Whether the error is the caller's input (exit code 2 with the store untouched either way).
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, Error::BadInput(_) | Error::MissingCrs { .. } | Error::NoSuchLayer { .. } | Error::Gdal { .. })
+        matches!(
+            self,
+            Error::BadInput(_)
+                | Error::MissingCrs { .. }
+                | Error::NoSuchLayer { .. }
+                | Error::Gdal { .. }
+        )
     }
 }

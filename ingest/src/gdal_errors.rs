@@ -14,7 +14,9 @@ pub fn install() {
     INSTALL.call_once(|| {
         gdal::config::set_error_handler(|class, code, msg| {
             match class {
-                CplErrType::Failure | CplErrType::Fatal => tracing::debug!(code, "GDAL error: {msg}"),
+                CplErrType::Failure | CplErrType::Fatal => {
+                    tracing::debug!(code, "GDAL error: {msg}")
+                }
                 CplErrType::Warning => tracing::debug!(code, "GDAL warning: {msg}"),
                 _ => return,
             }
@@ -30,7 +32,10 @@ pub fn install() {
 
 /// Takes the messages collected since the last call: (errors, warnings).
 pub fn take() -> (Vec<String>, Vec<String>) {
-    let drained: Vec<_> = MESSAGES.lock().map(|mut m| std::mem::take(&mut *m)).unwrap_or_default();
+    let drained: Vec<_> = MESSAGES
+        .lock()
+        .map(|mut m| std::mem::take(&mut *m))
+        .unwrap_or_default();
     let mut errors = vec![];
     let mut warnings = vec![];
     for (class, msg) in drained {

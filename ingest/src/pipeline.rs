@@ -8,8 +8,8 @@ use serde::Serialize;
 use tvilling_core::progress::Progress;
 use tvilling_core::store::{WriteRequest, whoami};
 use tvilling_core::{
-    Classification, CommitOutcome, DatasetName, DatasetProperties, Mode, Provenance, QualityReport, Store,
-    TOOL_VERSION,
+    Classification, CommitOutcome, DatasetName, DatasetProperties, Mode, Provenance, QualityReport,
+    Store, TOOL_VERSION,
 };
 
 use crate::reader::{ReadOptions, readers};
@@ -80,11 +80,18 @@ impl IngestReport {
 /// println!("{} layer(s) written", reports.len());
 /// # Ok(()) }
 /// ```
-pub async fn ingest(store: &Store, path: &Path, opts: &IngestOptions, progress: Arc<dyn Progress>) -> Result<Vec<IngestReport>> {
+pub async fn ingest(
+    store: &Store,
+    path: &Path,
+    opts: &IngestOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<Vec<IngestReport>> {
     // Fail on an unusable store before spending minutes reading the source.
     store.ensure_writable()?;
     if opts.mode == Mode::Upsert && opts.key.is_none() {
-        return Err(Error::BadInput("--mode upsert needs --key COL: the attribute that identifies a feature".into()));
+        return Err(Error::BadInput(
+            "--mode upsert needs --key COL: the attribute that identifies a feature".into(),
+        ));
     }
     let started = chrono::Utc::now();
     let id = source::identify(path)?;
@@ -100,9 +107,10 @@ pub async fn ingest(store: &Store, path: &Path, opts: &IngestOptions, progress: 
     }
     let owned_path = path.to_path_buf();
     let ro = read_opts.clone();
-    let outputs = tokio::task::spawn_blocking(move || reader.read(&owned_path, &ro, progress.as_ref()))
-        .await
-        .map_err(|e| Error::Internal(format!("reader task failed: {e}")))??;
+    let outputs =
+        tokio::task::spawn_blocking(move || reader.read(&owned_path, &ro, progress.as_ref()))
+            .await
+            .map_err(|e| Error::Internal(format!("reader task failed: {e}")))??;
 
     let many = outputs.len() > 1;
     let mut reports = vec![];
@@ -113,7 +121,13 @@ pub async fn ingest(store: &Store, path: &Path, opts: &IngestOptions, progress: 
             _ => opts.dataset.clone(),
         };
         if opts.mode == Mode::Upsert && out.quality.logical_consistency.duplicate_ids > 0 {
-            let ex = out.quality.logical_consistency.duplicate_examples.first().and_then(|e| e.id.clone()).unwrap_or_default();
+            let ex = out
+                .quality
+                .logical_consistency
+                .duplicate_examples
+                .first()
+                .and_then(|e| e.id.clone())
+                .unwrap_or_default();
             return Err(Error::BadInput(format!(
                 "{}: key '{}' is not unique ({} duplicate values, e.g. '{ex}'); upsert needs a key that \
                  identifies one feature",
@@ -172,11 +186,18 @@ pub async fn ingest(store: &Store, path: &Path, opts: &IngestOptions, progress: 
             quality: out.quality.clone(),
         };
         let outcome = store.commit(request, out.schema, out.batches).await?;
-        reports.push(IngestReport { dataset: name.to_string(), layer, outcome, quality: out.quality });
+        reports.push(IngestReport {
+            dataset: name.to_string(),
+            layer,
+            outcome,
+            quality: out.quality,
+        });
     }
     Ok(reports)
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "unknown".into())
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
 }

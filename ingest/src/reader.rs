@@ -77,7 +77,12 @@ pub trait SourceReader: Send + Sync {
     /// Whether this reader should try `path`.
     fn accepts(&self, path: &Path) -> bool;
     /// Reads every selected layer of `path`.
-    fn read(&self, path: &Path, opts: &ReadOptions, progress: &dyn Progress) -> Result<Vec<ReadOutput>>;
+    fn read(
+        &self,
+        path: &Path,
+        opts: &ReadOptions,
+        progress: &dyn Progress,
+    ) -> Result<Vec<ReadOutput>>;
 }
 
 /// Every reader, most specific first; the GDAL vector reader comes last because it tries anything.

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-const ABOUT: &str = "tvilling: a versioned urban digital twin store — ingest, inspect, version and export geodata";
+const ABOUT: &str =
+    "tvilling: a versioned urban digital twin store — ingest, inspect, version and export geodata";
 
 const LONG_ABOUT: &str = "\
 tvilling keeps every dataset of an urban digital twin as a versioned Delta Lake table: each ingest is a
@@ -42,7 +43,18 @@ pub struct Cli {
 }
 
 /// Log formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines

@@ -42,7 +42,11 @@ pub struct IngestDefaults {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { store: DEFAULT_STORE.to_string(), log_format: LogFormat::Text, ingest: IngestDefaults::default() }
+        Config {
+            store: DEFAULT_STORE.to_string(),
+            log_format: LogFormat::Text,
+            ingest: IngestDefaults::default(),
+        }
     }
 }
 
@@ -69,15 +73,19 @@ impl Config {
 
     /// Parses a config file; unknown keys are errors that name the key and its line.
     pub fn from_file(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("config file {} is not valid", path.display()))
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        if let Some(c) = &self.ingest.classification {
-            if c.parse::<Classification>().is_err() {
-                bail!("config: ingest.classification = '{c}' is not valid; use open, internal or restricted");
-            }
+        if let Some(c) = &self.ingest.classification
+            && c.parse::<Classification>().is_err()
+        {
+            bail!(
+                "config: ingest.classification = '{c}' is not valid; use open, internal or restricted"
+            );
         }
         Ok(())
     }

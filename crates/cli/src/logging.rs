@@ -7,13 +7,15 @@ use crate::args::LogFormat;
 /// The filter used when `RUST_LOG` is not set: our own crates at info, everything else at warn.
 /// delta-rs warns that it keeps no min/max statistics for binary columns; WKB geometry has none worth
 /// keeping (the bbox columns carry the spatial statistics), so that expected warning is silenced.
-pub const DEFAULT_FILTER: &str =
-    "warn,tvilling=info,tvilling_core=info,tvilling_ingest=info,deltalake_core::writer::stats=error";
+pub const DEFAULT_FILTER: &str = "warn,tvilling=info,tvilling_core=info,tvilling_ingest=info,deltalake_core::writer::stats=error";
 
 /// Installs the global subscriber.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     // A second init (only possible in tests) keeps the first subscriber.
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

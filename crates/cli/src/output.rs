@@ -16,7 +16,8 @@ pub fn json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
 /// Prints a table with a header row.
 pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> anyhow::Result<()> {
     let mut t = Table::new();
-    t.load_preset(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
+    t.load_preset(UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic);
     if header.iter().any(|h| !h.is_empty()) {
         t.set_header(header.to_vec());
     }
@@ -37,5 +38,7 @@ pub fn line(text: &str) -> anyhow::Result<()> {
 
 /// Formats an optional value for a table cell.
 pub fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
-    v.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "–".into())
+    v.as_ref()
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "–".into())
 }

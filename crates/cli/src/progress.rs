@@ -19,7 +19,12 @@ pub enum CliProgress {
     /// An interactive bar.
     Bar(ProgressBar),
     /// Periodic log lines.
-    Log { done: AtomicU64, total: AtomicU64, last: Mutex<Instant>, label: Mutex<String> },
+    Log {
+        done: AtomicU64,
+        total: AtomicU64,
+        last: Mutex<Instant>,
+        label: Mutex<String>,
+    },
 }
 
 impl CliProgress {
@@ -28,9 +33,11 @@ impl CliProgress {
         if format == LogFormat::Text && std::io::stderr().is_terminal() {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {human_pos}/{human_len} ({per_sec}, {eta})")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{spinner} {msg} [{bar:30}] {human_pos}/{human_len} ({per_sec}, {eta})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
             );
             CliProgress::Bar(bar)
         } else {
@@ -65,14 +72,19 @@ impl Progress for CliProgress {
     fn inc(&self, n: u64) {
         match self {
             CliProgress::Bar(b) => b.inc(n),
-            CliProgress::Log { done, total, last, label } => {
+            CliProgress::Log {
+                done,
+                total,
+                last,
+                label,
+            } => {
                 let d = done.fetch_add(n, Ordering::Relaxed) + n;
-                if let Ok(mut t) = last.lock() {
-                    if t.elapsed() >= LOG_EVERY {
-                        *t = Instant::now();
-                        let l = label.lock().map(|l| l.clone()).unwrap_or_default();
-                        tracing::info!(done = d, total = total.load(Ordering::Relaxed), "{l}");
-                    }
+                if let Ok(mut t) = last.lock()
+                    && t.elapsed() >= LOG_EVERY
+                {
+                    *t = Instant::now();
+                    let l = label.lock().map(|l| l.clone()).unwrap_or_default();
+                    tracing::info!(done = d, total = total.load(Ordering::Relaxed), "{l}");
                 }
             }
         }

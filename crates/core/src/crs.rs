@@ -32,7 +32,10 @@ pub struct Crs {
 impl Crs {
     /// A CRS from its EPSG codes.
     pub fn epsg(horizontal: u32, vertical: Option<u32>) -> Self {
-        Crs { horizontal, vertical }
+        Crs {
+            horizontal,
+            vertical,
+        }
     }
     /// The horizontal EPSG code.
     pub fn horizontal_code(&self) -> u32 {
@@ -79,10 +82,15 @@ impl Crs {
         if self.horizontal == 4326 {
             return true;
         }
-        let Some(a) = self.area_of_use() else { return false };
+        let Some(a) = self.area_of_use() else {
+            return false;
+        };
         let (lon, lat) = (a[0] + (a[2] - a[0]) * 0.37, a[1] + (a[3] - a[1]) * 0.61);
-        let Ok(t) = proj::Proj::new_known_crs(&self.horizontal(), "EPSG:4326", None) else { return false };
-        t.convert((lon, lat)).is_ok_and(|(x, y): (f64, f64)| (x - lon).abs() < 0.01 && (y - lat).abs() < 0.01)
+        let Ok(t) = proj::Proj::new_known_crs(&self.horizontal(), "EPSG:4326", None) else {
+            return false;
+        };
+        t.convert((lon, lat))
+            .is_ok_and(|(x, y): (f64, f64)| (x - lon).abs() < 0.01 && (y - lat).abs() < 0.01)
     }
 }
 
@@ -102,7 +110,10 @@ impl FromStr for Crs {
         let mut parts = t.split('+');
         let code = |p: &str| -> Result<u32> {
             let p = p.trim();
-            let p = p.strip_prefix("EPSG:").or_else(|| p.strip_prefix("epsg:")).unwrap_or(p);
+            let p = p
+                .strip_prefix("EPSG:")
+                .or_else(|| p.strip_prefix("epsg:"))
+                .unwrap_or(p);
             p.parse::<u32>().ok().filter(|c| *c > 0).ok_or_else(err)
         };
         let horizontal = code(parts.next().ok_or_else(err)?)?;
@@ -110,7 +121,10 @@ impl FromStr for Crs {
         if parts.next().is_some() {
             return Err(err());
         }
-        Ok(Crs { horizontal, vertical })
+        Ok(Crs {
+            horizontal,
+            vertical,
+        })
     }
 }
 
@@ -141,16 +155,24 @@ impl Transformer {
     /// A transformer from `from` to `to`.
     pub fn new(from: Crs, to: Crs) -> Result<Self> {
         // new_known_crs normalises axis order for visualisation (x = east), which is what WKB stores.
-        let proj = proj::Proj::new_known_crs(&from.horizontal(), &to.horizontal(), None).map_err(|e| {
-            Error::Crs(format!("PROJ cannot transform {} to {}: {e}", from.horizontal(), to.horizontal()))
-        })?;
+        let proj =
+            proj::Proj::new_known_crs(&from.horizontal(), &to.horizontal(), None).map_err(|e| {
+                Error::Crs(format!(
+                    "PROJ cannot transform {} to {}: {e}",
+                    from.horizontal(),
+                    to.horizontal()
+                ))
+            })?;
         Ok(Transformer { proj, from, to })
     }
 
     /// Transforms one coordinate in place; `z` is left as it is.
     pub fn apply(&self, p: &mut [f64; 3]) -> Result<()> {
         let (x, y) = self.proj.convert((p[0], p[1])).map_err(|e| {
-            Error::Crs(format!("cannot transform ({}, {}) from {} to {}: {e}", p[0], p[1], self.from, self.to))
+            Error::Crs(format!(
+                "cannot transform ({}, {}) from {} to {}: {e}",
+                p[0], p[1], self.from, self.to
+            ))
         })?;
         if !(x.is_finite() && y.is_finite()) {
             return Err(Error::Crs(format!(
@@ -170,11 +192,21 @@ impl Transformer {
         let mut acc: Option<Bbox> = None;
         for i in 0..=STEPS {
             let t = i as f64 / STEPS as f64;
-            let (x, y) = (b.xmin + t * (b.xmax - b.xmin), b.ymin + t * (b.ymax - b.ymin));
+            let (x, y) = (
+                b.xmin + t * (b.xmax - b.xmin),
+                b.ymin + t * (b.ymax - b.ymin),
+            );
             for (px, py) in [(x, b.ymin), (x, b.ymax), (b.xmin, y), (b.xmax, y)] {
                 let mut p = [px, py, 0.0];
                 self.apply(&mut p)?;
-                let pb = Bbox { xmin: p[0], ymin: p[1], xmax: p[0], ymax: p[1], zmin: b.zmin, zmax: b.zmax };
+                let pb = Bbox {
+                    xmin: p[0],
+                    ymin: p[1],
+                    xmax: p[0],
+                    ymax: p[1],
+                    zmin: b.zmin,
+                    zmax: b.zmax,
+                };
                 acc = Some(acc.map_or(pb, |a| a.union(pb)));
             }
         }
@@ -209,7 +241,10 @@ mod tests {
         let t = Transformer::new(Crs::epsg(3006, None), Crs::epsg(4326, None)).unwrap();
         let mut p = [674032.0, 6580821.0, 12.0];
         t.apply(&mut p).unwrap();
-        assert!((p[0] - 18.054).abs() < 0.01 && (p[1] - 59.327).abs() < 0.01, "{p:?}");
+        assert!(
+            (p[0] - 18.054).abs() < 0.01 && (p[1] - 59.327).abs() < 0.01,
+            "{p:?}"
+        );
         assert_eq!(p[2], 12.0);
     }
 

@@ -37,7 +37,11 @@ impl DatasetName {
             s = s.replace("__", "_");
         }
         let s = s.trim_matches('_').to_string();
-        let mut s = if s.starts_with(|c: char| c.is_ascii_lowercase()) { s } else { format!("d_{s}") };
+        let mut s = if s.starts_with(|c: char| c.is_ascii_lowercase()) {
+            s
+        } else {
+            format!("d_{s}")
+        };
         s.truncate(63);
         DatasetName(s)
     }
@@ -49,7 +53,8 @@ impl FromStr for DatasetName {
         let ok = !s.is_empty()
             && s.len() <= 63
             && s.starts_with(|c: char| c.is_ascii_lowercase())
-            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if ok {
             Ok(DatasetName(s.to_string()))
         } else {
@@ -191,7 +196,11 @@ impl DatasetProperties {
 
     /// Reads the properties back from a Delta table configuration.
     pub fn from_configuration(cfg: &HashMap<String, String>) -> Result<Self> {
-        let get = |k: &str| cfg.get(&format!("{PREFIX}{k}")).filter(|v| !v.is_empty()).cloned();
+        let get = |k: &str| {
+            cfg.get(&format!("{PREFIX}{k}"))
+                .filter(|v| !v.is_empty())
+                .cloned()
+        };
         let need = |k: &str| {
             get(k).ok_or_else(|| {
                 Error::BadInput(format!(
@@ -248,6 +257,9 @@ mod tests {
             source: Some("file:///x.gpkg".into()),
             geometry_type: Some("Polygon".into()),
         };
-        assert_eq!(DatasetProperties::from_configuration(&p.to_configuration()).unwrap(), p);
+        assert_eq!(
+            DatasetProperties::from_configuration(&p.to_configuration()).unwrap(),
+            p
+        );
     }
 }

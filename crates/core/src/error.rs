@@ -29,7 +29,9 @@ pub enum Error {
     },
 
     /// A version or timestamp that the dataset does not have.
-    #[error("dataset '{name}' has no version {what}; run `tvilling log {name}` to list its versions")]
+    #[error(
+        "dataset '{name}' has no version {what}; run `tvilling log {name}` to list its versions"
+    )]
     VersionNotFound {
         /// The dataset.
         name: String,
@@ -42,7 +44,9 @@ pub enum Error {
     SchemaMismatch(String),
 
     /// Another writer committed first; nothing of this write is visible.
-    #[error("another writer changed dataset '{name}' while this one was writing ({detail}); nothing was committed, run the command again")]
+    #[error(
+        "another writer changed dataset '{name}' while this one was writing ({detail}); nothing was committed, run the command again"
+    )]
     Conflict {
         /// The dataset.
         name: String,
@@ -97,14 +101,24 @@ fn suggest(names: &[String]) -> String {
     if names.is_empty() {
         "; run `tvilling datasets` to list the datasets".to_string()
     } else {
-        format!("; did you mean {}?", names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(" or "))
+        format!(
+            "; did you mean {}?",
+            names
+                .iter()
+                .map(|n| format!("'{n}'"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )
     }
 }
 
 impl Error {
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 

@@ -45,8 +45,18 @@ pub struct Provenance {
 impl Provenance {
     /// The identity of "this source, read this way": equal fingerprints produce equal data.
     pub fn fingerprint(&self) -> String {
-        let opts: Vec<String> = self.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        format!("{}|{}|{}|{}", self.sha256, self.layer.as_deref().unwrap_or(""), self.mode, opts.join(","))
+        let opts: Vec<String> = self
+            .options
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        format!(
+            "{}|{}|{}|{}",
+            self.sha256,
+            self.layer.as_deref().unwrap_or(""),
+            self.mode,
+            opts.join(",")
+        )
     }
 }
 

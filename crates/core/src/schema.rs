@@ -19,7 +19,14 @@ pub const ID: &str = "id";
 /// The geometry column (ISO WKB).
 pub const GEOMETRY: &str = "geometry";
 /// The bounding-box columns, in the order they are stored.
-pub const BBOX: [&str; 6] = ["bbox_xmin", "bbox_ymin", "bbox_xmax", "bbox_ymax", "bbox_zmin", "bbox_zmax"];
+pub const BBOX: [&str; 6] = [
+    "bbox_xmin",
+    "bbox_ymin",
+    "bbox_xmax",
+    "bbox_ymax",
+    "bbox_zmin",
+    "bbox_zmax",
+];
 
 /// Column names tvilling owns; a source attribute with one of these names is renamed with a `src_` prefix.
 pub fn is_reserved(name: &str) -> bool {
@@ -30,7 +37,10 @@ pub fn is_reserved(name: &str) -> bool {
 pub fn geometry_metadata(crs: &str) -> HashMap<String, String> {
     let ext_meta = serde_json::json!({ "crs": crs, "crs_type": "authority_code" });
     HashMap::from([
-        ("ARROW:extension:name".to_string(), "geoarrow.wkb".to_string()),
+        (
+            "ARROW:extension:name".to_string(),
+            "geoarrow.wkb".to_string(),
+        ),
         ("ARROW:extension:metadata".to_string(), ext_meta.to_string()),
     ])
 }

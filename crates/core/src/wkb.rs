@@ -42,7 +42,14 @@ pub struct Bbox {
 impl Bbox {
     fn from_point(p: [f64; 3], has_z: bool) -> Self {
         let z = has_z.then_some(p[2]).filter(|z| z.is_finite());
-        Bbox { xmin: p[0], ymin: p[1], xmax: p[0], ymax: p[1], zmin: z, zmax: z }
+        Bbox {
+            xmin: p[0],
+            ymin: p[1],
+            xmax: p[0],
+            ymax: p[1],
+            zmin: z,
+            zmax: z,
+        }
     }
 
     /// The union of two envelopes.
@@ -89,9 +96,17 @@ pub fn normalize(input: &[u8], mut map: Option<CoordMap<'_>>) -> Result<Normaliz
     let mut bbox = None;
     let (base_type, has_z) = geometry(&mut r, &mut out, &mut map, &mut bbox, 0)?;
     if r.pos != input.len() {
-        return Err(bad(format!("{} trailing bytes after the geometry", input.len() - r.pos)));
+        return Err(bad(format!(
+            "{} trailing bytes after the geometry",
+            input.len() - r.pos
+        )));
     }
-    Ok(Normalized { wkb: out, bbox, has_z, base_type })
+    Ok(Normalized {
+        wkb: out,
+        bbox,
+        has_z,
+        base_type,
+    })
 }
 
 /// The name of an ISO base type code, as used in messages and quality reports.
@@ -136,11 +151,19 @@ impl Reader<'_> {
     }
     fn u32(&mut self, le: bool) -> Result<u32> {
         let b = self.take::<4>()?;
-        Ok(if le { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
+        Ok(if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
     }
     fn f64(&mut self, le: bool) -> Result<f64> {
         let b = self.take::<8>()?;
-        Ok(if le { f64::from_le_bytes(b) } else { f64::from_be_bytes(b) })
+        Ok(if le {
+            f64::from_le_bytes(b)
+        } else {
+            f64::from_be_bytes(b)
+        })
     }
 }
 
@@ -159,7 +182,12 @@ fn geometry(
     let le = match r.take::<1>()?[0] {
         0 => false,
         1 => true,
-        b => return Err(bad(format!("byte order marker {b} at byte {} (expected 0 or 1)", r.pos - 1))),
+        b => {
+            return Err(bad(format!(
+                "byte order marker {b} at byte {} (expected 0 or 1)",
+                r.pos - 1
+            )));
+        }
     };
     let raw = r.u32(le)?;
     // Old "2.5D" and EWKB flags in the high bits; ISO dimensions as thousands.
@@ -226,7 +254,10 @@ fn coords(
     // A count larger than the remaining bytes is a corrupt geometry, not a reason to allocate.
     let per = 16 + 8 * (usize::from(d.has_z) + usize::from(d.has_m));
     if (n as usize).saturating_mul(per) > r.buf.len() - r.pos {
-        return Err(bad(format!("{n} coordinates claimed but only {} bytes remain", r.buf.len() - r.pos)));
+        return Err(bad(format!(
+            "{n} coordinates claimed but only {} bytes remain",
+            r.buf.len() - r.pos
+        )));
     }
     for _ in 0..n {
         let mut p = [r.f64(d.le)?, r.f64(d.le)?, 0.0];
@@ -281,7 +312,10 @@ mod tests {
         let n = normalize(&w, None).unwrap();
         assert_eq!(n.wkb, w);
         let b = n.bbox.unwrap();
-        assert_eq!((b.xmin, b.ymin, b.xmax, b.ymax, b.zmin), (0.0, 0.0, 10.0, 5.0, None));
+        assert_eq!(
+            (b.xmin, b.ymin, b.xmax, b.ymax, b.zmin),
+            (0.0, 0.0, 10.0, 5.0, None)
+        );
         assert_eq!(type_name(n.base_type), "Polygon");
     }
 
@@ -328,7 +362,12 @@ mod tests {
         let mut p = le_header(1);
         push(&mut p, &[1.0, 2.0]);
         p.push(0);
-        assert!(normalize(&p, None).unwrap_err().to_string().contains("trailing"));
+        assert!(
+            normalize(&p, None)
+                .unwrap_err()
+                .to_string()
+                .contains("trailing")
+        );
     }
 
     #[test]

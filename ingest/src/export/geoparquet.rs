@@ -18,7 +18,13 @@ use tvilling_core::{At, DatasetName, Store, schema};
 
 use crate::{Error, Result};
 
-pub async fn write(store: &Store, name: &DatasetName, at: At, info: &DatasetInfo, out: &Path) -> Result<u64> {
+pub async fn write(
+    store: &Store,
+    name: &DatasetName,
+    at: At,
+    info: &DatasetInfo,
+    out: &Path,
+) -> Result<u64> {
     let (table_schema, mut stream) = store.scan(name, at).await?;
     let out_schema = output_schema(&table_schema, info)?;
     let file = std::fs::File::create(out).map_err(|e| Error::io(out, e))?;
@@ -43,7 +49,11 @@ pub async fn write(store: &Store, name: &DatasetName, at: At, info: &DatasetInfo
 }
 
 fn bbox_fields() -> Fields {
-    Fields::from(["xmin", "ymin", "xmax", "ymax"].map(|n| Field::new(n, DataType::Float64, true)).to_vec())
+    Fields::from(
+        ["xmin", "ymin", "xmax", "ymax"]
+            .map(|n| Field::new(n, DataType::Float64, true))
+            .to_vec(),
+    )
 }
 
 /// `id`, attributes, `geometry`, `bbox` — with the `geo` file metadata.
@@ -56,11 +66,19 @@ fn output_schema(table: &Schema, info: &DatasetInfo) -> Result<SchemaRef> {
         fields.push(f.as_ref().clone());
     }
     fields.push(Field::new("bbox", DataType::Struct(bbox_fields()), true));
-    let code: u32 = info.crs.trim_start_matches("EPSG:").parse().map_err(|_| Error::Internal(format!("bad crs {}", info.crs)))?;
+    let code: u32 = info
+        .crs
+        .trim_start_matches("EPSG:")
+        .parse()
+        .map_err(|_| Error::Internal(format!("bad crs {}", info.crs)))?;
     let projjson = gdal::spatial_ref::SpatialRef::from_epsg(code)
         .and_then(|s| s.to_projjson())
-        .map_err(|e| Error::Gdal { context: format!("describing {} as PROJJSON", info.crs), message: e.to_string() })?;
-    let crs: serde_json::Value = serde_json::from_str(&projjson).map_err(|e| Error::Internal(e.to_string()))?;
+        .map_err(|e| Error::Gdal {
+            context: format!("describing {} as PROJJSON", info.crs),
+            message: e.to_string(),
+        })?;
+    let crs: serde_json::Value =
+        serde_json::from_str(&projjson).map_err(|e| Error::Internal(e.to_string()))?;
     let geometry_types: Vec<String> = match info.geometry_type.as_deref() {
         Some(t) if t != "Geometry" => vec![t.to_string()],
         _ => vec![],
@@ -77,7 +95,9 @@ fn output_schema(table: &Schema, info: &DatasetInfo) -> Result<SchemaRef> {
         column["bbox"] = serde_json::json!(e);
     }
     let geo = serde_json::json!({ "version": "1.1.0", "primary_column": schema::GEOMETRY, "columns": { schema::GEOMETRY: column } });
-    Ok(Arc::new(Schema::new(fields).with_metadata(HashMap::from([("geo".to_string(), geo.to_string())]))))
+    Ok(Arc::new(Schema::new(fields).with_metadata(HashMap::from(
+        [("geo".to_string(), geo.to_string())],
+    ))))
 }
 
 fn convert(batch: &RecordBatch, out: &SchemaRef) -> Result<RecordBatch> {
@@ -92,7 +112,10 @@ fn convert(batch: &RecordBatch, out: &SchemaRef) -> Result<RecordBatch> {
             let nulls = parts[0].logical_nulls();
             cols.push(Arc::new(StructArray::try_new(bbox_fields(), parts, nulls)?));
         } else {
-            cols.push(get(f.name()).ok_or_else(|| Error::Internal(format!("column {} missing", f.name())))?);
+            cols.push(
+                get(f.name())
+                    .ok_or_else(|| Error::Internal(format!("column {} missing", f.name())))?,
+            );
         }
     }
     Ok(RecordBatch::try_new(out.clone(), cols)?)

@@ -5,12 +5,10 @@
 mod geoparquet;
 mod ogr;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use tvilling_core::{At, DatasetName, Store};
 
 use crate::{Error, Result};
@@ -37,7 +35,9 @@ impl FromStr for Format {
             "geojson" | "json" => Ok(Format::GeoJson),
             "gpkg" | "geopackage" => Ok(Format::Gpkg),
             "fgb" | "flatgeobuf" => Ok(Format::Fgb),
-            _ => Err(Error::BadInput(format!("'{s}' is not an export format: use geoparquet, geojson, gpkg or fgb"))),
+            _ => Err(Error::BadInput(format!(
+                "'{s}' is not an export format: use geoparquet, geojson, gpkg or fgb"
+            ))),
         }
     }
 }
@@ -60,7 +60,13 @@ pub struct ExportReport {
 }
 
 /// Writes a dataset version to `out` in `format`, then its checksum file.
-pub async fn export(store: &Store, name: &DatasetName, at: At, format: Format, out: &Path) -> Result<ExportReport> {
+pub async fn export(
+    store: &Store,
+    name: &DatasetName,
+    at: At,
+    format: Format,
+    out: &Path,
+) -> Result<ExportReport> {
     let info = store.info(name, at).await?;
     let at = At::Version(info.version);
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -68,8 +74,14 @@ pub async fn export(store: &Store, name: &DatasetName, at: At, format: Format, o
     }
     // Write to a temporary name and rename, so a failed export never leaves a plausible-looking file. The
     // temporary name keeps the extension: GDAL's FlatGeobuf driver makes a folder of layers otherwise.
-    let stem = out.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-    let ext = out.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let ext = out
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
     let tmp = out.with_file_name(format!(".{stem}.partial-{}{ext}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     let result = match format {
@@ -84,23 +96,20 @@ pub async fn export(store: &Store, name: &DatasetName, at: At, format: Format, o
         }
     };
     std::fs::rename(&tmp, out).map_err(|e| Error::io(out, e))?;
-    let sha256 = sha256_file(out)?;
+    let (sha256, _) = crate::source::sha256_of(&[out.to_path_buf()])?;
     let sha256_path = PathBuf::from(format!("{}.sha256", out.display()));
-    let file_name = out.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
-    std::fs::write(&sha256_path, format!("{sha256}  {file_name}\n")).map_err(|e| Error::io(&sha256_path, e))?;
-    Ok(ExportReport { path: out.to_path_buf(), sha256, sha256_file: sha256_path, rows, version: info.version, format })
-}
-
-fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
+    let file_name = out
+        .file_name()
+        .map(|f| f.to_string_lossy().to_string())
+        .unwrap_or_default();
+    std::fs::write(&sha256_path, format!("{sha256}  {file_name}\n"))
+        .map_err(|e| Error::io(&sha256_path, e))?;
+    Ok(ExportReport {
+        path: out.to_path_buf(),
+        sha256,
+        sha256_file: sha256_path,
+        rows,
+        version: info.version,
+        format,
+    })
 }

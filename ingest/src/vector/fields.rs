@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use gdal::vector::{FieldValue, OGRFieldType};
 use tvilling_core::arrow::array::{
-    ArrayRef, Date32Builder, Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayRef, Date32Builder, Float64Builder, Int32Builder, Int64Builder, ListBuilder,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 use tvilling_core::arrow::datatypes::{DataType, Field, TimeUnit};
 
@@ -57,7 +57,9 @@ impl Column {
             DataType::Int64 => Column::I64(Int64Builder::new()),
             DataType::Float64 => Column::F64(Float64Builder::new()),
             DataType::Date32 => Column::Date(Date32Builder::new()),
-            DataType::Timestamp(..) => Column::Ts(TimestampMicrosecondBuilder::new().with_timezone("UTC")),
+            DataType::Timestamp(..) => {
+                Column::Ts(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
+            }
             DataType::List(f) => match f.data_type() {
                 DataType::Int32 => Column::I32List(ListBuilder::new(Int32Builder::new())),
                 DataType::Int64 => Column::I64List(ListBuilder::new(Int64Builder::new())),
@@ -79,16 +81,26 @@ impl Column {
             (Column::F64(b), Some(V::IntegerValue(x))) => b.append_value(f64::from(x)),
             (Column::F64(b), Some(V::Integer64Value(x))) => b.append_value(x as f64),
             (Column::Date(b), Some(V::DateValue(d))) => b.append_value(days_since_epoch(d)),
-            (Column::Date(b), Some(V::DateTimeValue(d))) => b.append_value(days_since_epoch(d.date_naive())),
+            (Column::Date(b), Some(V::DateTimeValue(d))) => {
+                b.append_value(days_since_epoch(d.date_naive()))
+            }
             (Column::Ts(b), Some(V::DateTimeValue(d))) => b.append_value(d.timestamp_micros()),
             (Column::Ts(b), Some(V::DateValue(d))) => match d.and_hms_opt(0, 0, 0) {
                 Some(t) => b.append_value(t.and_utc().timestamp_micros()),
                 None => b.append_null(),
             },
-            (Column::I32List(b), Some(V::IntegerListValue(xs))) => b.append_value(xs.into_iter().map(Some)),
-            (Column::I64List(b), Some(V::Integer64ListValue(xs))) => b.append_value(xs.into_iter().map(Some)),
-            (Column::F64List(b), Some(V::RealListValue(xs))) => b.append_value(xs.into_iter().map(Some)),
-            (Column::StrList(b), Some(V::StringListValue(xs))) => b.append_value(xs.into_iter().map(Some)),
+            (Column::I32List(b), Some(V::IntegerListValue(xs))) => {
+                b.append_value(xs.into_iter().map(Some))
+            }
+            (Column::I64List(b), Some(V::Integer64ListValue(xs))) => {
+                b.append_value(xs.into_iter().map(Some))
+            }
+            (Column::F64List(b), Some(V::RealListValue(xs))) => {
+                b.append_value(xs.into_iter().map(Some))
+            }
+            (Column::StrList(b), Some(V::StringListValue(xs))) => {
+                b.append_value(xs.into_iter().map(Some))
+            }
             (Column::Str(b), Some(v)) => b.append_value(text(v)),
             (c, _) => c.push_null(),
         }
@@ -151,8 +163,10 @@ fn days_since_epoch(d: chrono::NaiveDate) -> i32 {
 /// Makes a source field name safe for Delta (no ` ,;{}()\n\t=`), unique, and clear of tvilling's own
 /// columns. Returns the new name.
 pub fn column_name(source: &str, taken: &[String]) -> String {
-    let mut name: String =
-        source.chars().map(|c| if " ,;{}()\n\t=".contains(c) { '_' } else { c }).collect();
+    let mut name: String = source
+        .chars()
+        .map(|c| if " ,;{}()\n\t=".contains(c) { '_' } else { c })
+        .collect();
     if name.is_empty() {
         name = "field".into();
     }
@@ -175,7 +189,12 @@ mod tests {
     #[test]
     fn renames_unsafe_and_reserved_field_names() {
         let taken = vec!["geometry".to_string()];
-        for (input, want) in [("Area (m2)", "Area__m2_"), ("geometry", "src_geometry"), ("bbox_xmin", "src_bbox_xmin"), ("KnNamn", "KnNamn")] {
+        for (input, want) in [
+            ("Area (m2)", "Area__m2_"),
+            ("geometry", "src_geometry"),
+            ("bbox_xmin", "src_bbox_xmin"),
+            ("KnNamn", "KnNamn"),
+        ] {
             assert_eq!(column_name(input, &taken), want);
         }
         assert_eq!(column_name("a", &["a".into()]), "a_2");

@@ -43,7 +43,12 @@ impl SourceReader for VectorReader {
     fn accepts(&self, _path: &Path) -> bool {
         true
     }
-    fn read(&self, path: &Path, opts: &ReadOptions, progress: &dyn Progress) -> Result<Vec<ReadOutput>> {
+    fn read(
+        &self,
+        path: &Path,
+        opts: &ReadOptions,
+        progress: &dyn Progress,
+    ) -> Result<Vec<ReadOutput>> {
         gdal_errors::install();
         gdal_errors::take();
         let ds = open(path)?;
@@ -52,18 +57,34 @@ impl SourceReader for VectorReader {
         let selected = match &opts.layer {
             Some(l) if names.contains(l) => vec![l.clone()],
             Some(l) => {
-                return Err(Error::NoSuchLayer { path: path.into(), layer: l.clone(), available: names });
+                return Err(Error::NoSuchLayer {
+                    path: path.into(),
+                    layer: l.clone(),
+                    available: names,
+                });
             }
             None => names,
         };
         if selected.is_empty() {
-            return Err(Error::BadInput(format!("{} has no vector layers", path.display())));
+            return Err(Error::BadInput(format!(
+                "{} has no vector layers",
+                path.display()
+            )));
         }
         let implicit_wgs84 = driver == "GeoJSON" && !declares_crs_member(path);
         let mut out = vec![];
         for name in selected {
-            let mut layer = ds.layer_by_name(&name).map_err(|e| gdal_err(path, "opening layer", e))?;
-            out.push(read_layer(path, &driver, &mut layer, opts, implicit_wgs84, progress)?);
+            let mut layer = ds
+                .layer_by_name(&name)
+                .map_err(|e| gdal_err(path, "opening layer", e))?;
+            out.push(read_layer(
+                path,
+                &driver,
+                &mut layer,
+                opts,
+                implicit_wgs84,
+                progress,
+            )?);
         }
         Ok(out)
     }
@@ -71,13 +92,24 @@ impl SourceReader for VectorReader {
 
 fn open(path: &Path) -> Result<Dataset> {
     if !path.exists() {
-        return Err(Error::BadInput(format!("cannot read source {}: no such file or folder", path.display())));
+        return Err(Error::BadInput(format!(
+            "cannot read source {}: no such file or folder",
+            path.display()
+        )));
     }
-    let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let is_csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     // CSV carries no types or geometry column declaration: let GDAL detect types and a WKT column.
-    let csv_options = ["AUTODETECT_TYPE=YES", "GEOM_POSSIBLE_NAMES=WKT,wkt,geometry,geom,the_geom", "KEEP_GEOM_COLUMNS=NO"];
+    let csv_options = [
+        "AUTODETECT_TYPE=YES",
+        "GEOM_POSSIBLE_NAMES=WKT,wkt,geometry,geom,the_geom",
+        "KEEP_GEOM_COLUMNS=NO",
+    ];
     let options = DatasetOptions {
-        open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY | GdalOpenFlags::GDAL_OF_VERBOSE_ERROR,
+        open_flags: GdalOpenFlags::GDAL_OF_VECTOR
+            | GdalOpenFlags::GDAL_OF_READONLY
+            | GdalOpenFlags::GDAL_OF_VERBOSE_ERROR,
         open_options: is_csv.then_some(&csv_options[..]),
         ..Default::default()
     };
@@ -104,12 +136,17 @@ fn open(path: &Path) -> Result<Dataset> {
 /// Whether a GeoJSON file names its CRS (the 2008 `crs` member) in its first megabyte.
 fn declares_crs_member(path: &Path) -> bool {
     let mut head = vec![0u8; 1 << 20];
-    let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
     String::from_utf8_lossy(&head[..n]).contains("\"crs\"")
 }
 
 fn gdal_err(path: &Path, what: &str, e: gdal::errors::GdalError) -> Error {
-    Error::Gdal { context: format!("{} ({what})", path.display()), message: e.to_string() }
+    Error::Gdal {
+        context: format!("{} ({what})", path.display()),
+        message: e.to_string(),
+    }
 }
 
 struct Attr {
@@ -149,14 +186,19 @@ fn read_layer(
     let layer_name = layer.name();
     let source_count = layer.try_feature_count();
     // Drivers without a cheap extent (GeoJSON) are scanned: the CRS check below needs it.
-    let extent = layer.try_get_extent().ok().flatten().or_else(|| layer.get_extent().ok()).map(|e| Bbox {
-        xmin: e.MinX,
-        ymin: e.MinY,
-        xmax: e.MaxX,
-        ymax: e.MaxY,
-        zmin: None,
-        zmax: None,
-    });
+    let extent = layer
+        .try_get_extent()
+        .ok()
+        .flatten()
+        .or_else(|| layer.get_extent().ok())
+        .map(|e| Bbox {
+            xmin: e.MinX,
+            ymin: e.MinY,
+            xmax: e.MaxX,
+            ymax: e.MaxY,
+            zmin: None,
+            zmax: None,
+        });
     let declared = layer.spatial_ref();
     let decided = decide(path, declared.as_ref(), implicit_wgs84, opts.crs, extent)?;
     let mut quality = QualityReport::default();
@@ -164,8 +206,14 @@ fn read_layer(
     quality.positional.crs_source = decided.source;
     let (crs, transformer) = match opts.to_crs {
         Some(to) if to.horizontal_code() != decided.crs.horizontal_code() => {
-            quality.positional.notes.push(format!("reprojected from {} with PROJ", decided.crs));
-            let stored = Crs::epsg(to.horizontal_code(), to.vertical_code().or(decided.crs.vertical_code()));
+            quality
+                .positional
+                .notes
+                .push(format!("reprojected from {} with PROJ", decided.crs));
+            let stored = Crs::epsg(
+                to.horizontal_code(),
+                to.vertical_code().or(decided.crs.vertical_code()),
+            );
             (stored, Some(Transformer::new(decided.crs, to)?))
         }
         _ => (decided.crs, None),
@@ -173,7 +221,11 @@ fn read_layer(
     quality.positional.crs = crs.to_string();
 
     // Attribute columns and the id source.
-    let defs: Vec<(String, OGRFieldType::Type)> = layer.defn().fields().map(|f| (f.name(), f.field_type())).collect();
+    let defs: Vec<(String, OGRFieldType::Type)> = layer
+        .defn()
+        .fields()
+        .map(|f| (f.name(), f.field_type()))
+        .collect();
     let id_field = match &opts.id_column {
         Some(c) => Some(defs.iter().position(|(n, _)| n == c).ok_or_else(|| {
             let names: Vec<&str> = defs.iter().map(|(n, _)| n.as_str()).collect();
@@ -195,13 +247,28 @@ fn read_layer(
         }
         let column = column_name(name, &taken);
         if &column != name {
-            quality.logical_consistency.renamed_columns.push(format!("{name} -> {column}"));
+            quality
+                .logical_consistency
+                .renamed_columns
+                .push(format!("{name} -> {column}"));
         }
         taken.push(column.clone());
-        attrs.push(Attr { source: name.clone(), column, ty: *ty, nulls: 0, builder: Column::new(&arrow_type(*ty)) });
+        attrs.push(Attr {
+            source: name.clone(),
+            column,
+            ty: *ty,
+            nulls: 0,
+            builder: Column::new(&arrow_type(*ty)),
+        });
     }
-    let field_index: Vec<usize> =
-        attrs.iter().map(|a| defs.iter().position(|(n, _)| *n == a.source).unwrap_or(usize::MAX)).collect();
+    let field_index: Vec<usize> = attrs
+        .iter()
+        .map(|a| {
+            defs.iter()
+                .position(|(n, _)| *n == a.source)
+                .unwrap_or(usize::MAX)
+        })
+        .collect();
     quality.logical_consistency.id_source = match id_field {
         Some(i) => format!("column {}", defs[i].0),
         None => "content hash".into(),
@@ -209,7 +276,9 @@ fn read_layer(
 
     let schema = schema::dataset_schema(
         &crs.horizontal(),
-        attrs.iter().map(|a| Field::new(&a.column, arrow_type(a.ty), true)),
+        attrs
+            .iter()
+            .map(|a| Field::new(&a.column, arrow_type(a.ty), true)),
     );
 
     progress.set_message(&format!("reading {layer_name}"));
@@ -228,8 +297,16 @@ fn read_layer(
     for (index, feature) in layer.features().enumerate() {
         read += 1;
         let fid = feature.fid().map(|f| f as i64).unwrap_or(index as i64);
-        let values: Vec<Option<gdal::vector::FieldValue>> =
-            field_index.iter().map(|&k| if k == usize::MAX { None } else { field_value(&feature, k) }).collect();
+        let values: Vec<Option<gdal::vector::FieldValue>> = field_index
+            .iter()
+            .map(|&k| {
+                if k == usize::MAX {
+                    None
+                } else {
+                    field_value(&feature, k)
+                }
+            })
+            .collect();
 
         // Geometry: ISO WKB, reprojected and measured in one pass.
         let mut geom_row: Option<(Vec<u8>, Option<Bbox>)> = None;
@@ -247,7 +324,11 @@ fn read_layer(
                     }
                     Err(e) => QualityReport::example(
                         &mut quality.logical_consistency.invalid_examples,
-                        Issue { feature: Some(fid), id: None, reason: format!("MakeValid failed: {e}") },
+                        Issue {
+                            feature: Some(fid),
+                            id: None,
+                            reason: format!("MakeValid failed: {e}"),
+                        },
                     ),
                 }
             }
@@ -261,24 +342,39 @@ fn read_layer(
                 .and_then(|w| wkb::normalize(&w, Some(&mut map)).map_err(|e| e.to_string()));
             match normalized {
                 Ok(n) => {
-                    let tname = format!("{}{}", wkb::type_name(n.base_type), if n.has_z { " Z" } else { "" });
+                    let tname = format!(
+                        "{}{}",
+                        wkb::type_name(n.base_type),
+                        if n.has_z { " Z" } else { "" }
+                    );
                     *geometry_types.entry(tname).or_default() += 1;
                     if n.bbox.is_none() {
                         quality.completeness.empty_geometries += 1;
-                    } else if let Ok(geo) = g.to_geo() {
-                        if let Err(why) = geo.check_validation() {
-                            quality.logical_consistency.invalid_geometries += 1;
-                            QualityReport::example(
-                                &mut quality.logical_consistency.invalid_examples,
-                                Issue { feature: Some(fid), id: None, reason: why.to_string() },
-                            );
-                        }
+                    } else if let Ok(geo) = g.to_geo()
+                        && let Err(why) = geo.check_validation()
+                    {
+                        quality.logical_consistency.invalid_geometries += 1;
+                        QualityReport::example(
+                            &mut quality.logical_consistency.invalid_examples,
+                            Issue {
+                                feature: Some(fid),
+                                id: None,
+                                reason: why.to_string(),
+                            },
+                        );
                     }
                     geom_row = Some((n.wkb, n.bbox));
                 }
                 Err(reason) => {
                     quality.completeness.rejected += 1;
-                    QualityReport::example(&mut quality.rejected, Issue { feature: Some(fid), id: None, reason });
+                    QualityReport::example(
+                        &mut quality.rejected,
+                        Issue {
+                            feature: Some(fid),
+                            id: None,
+                            reason,
+                        },
+                    );
                     progress.inc(1);
                     continue;
                 }
@@ -297,7 +393,11 @@ fn read_layer(
         }
         let base_id = match source_id {
             Some(s) => s,
-            None => content_id(&layer_name, geom_row.as_ref().map(|g| g.0.as_slice()), &values),
+            None => content_id(
+                &layer_name,
+                geom_row.as_ref().map(|g| g.0.as_slice()),
+                &values,
+            ),
         };
         let n = seen_ids.entry(base_id.clone()).or_insert(0);
         *n += 1;
@@ -307,24 +407,38 @@ fn read_layer(
             quality.logical_consistency.duplicate_ids += 1;
             QualityReport::example(
                 &mut quality.logical_consistency.duplicate_examples,
-                Issue { feature: Some(fid), id: Some(base_id.clone()), reason: format!("id occurs {n} times") },
+                Issue {
+                    feature: Some(fid),
+                    id: Some(base_id.clone()),
+                    reason: format!("id occurs {n} times"),
+                },
             );
             base_id
         } else {
             // Identical features get distinct, still deterministic ids.
             format!("{base_id}-{n}")
         };
-        if let Some(last) = quality.logical_consistency.invalid_examples.last_mut() {
-            if last.feature == Some(fid) && last.id.is_none() {
-                last.id = Some(id.clone());
-            }
+        if let Some(last) = quality.logical_consistency.invalid_examples.last_mut()
+            && last.feature == Some(fid)
+            && last.id.is_none()
+        {
+            last.id = Some(id.clone());
         }
 
         b.id.append_value(&id);
         match geom_row {
             Some((w, bbox)) => {
                 b.geometry.append_value(&w);
-                let vals = bbox.map(|x| [Some(x.xmin), Some(x.ymin), Some(x.xmax), Some(x.ymax), x.zmin, x.zmax]);
+                let vals = bbox.map(|x| {
+                    [
+                        Some(x.xmin),
+                        Some(x.ymin),
+                        Some(x.xmax),
+                        Some(x.ymax),
+                        x.zmin,
+                        x.zmax,
+                    ]
+                });
                 for (k, col) in b.bbox.iter_mut().enumerate() {
                     col.append_option(vals.and_then(|v| v[k]));
                 }
@@ -369,36 +483,49 @@ fn read_layer(
             ),
         });
     }
-    if let Some(n) = source_count {
-        if read < n {
-            return Err(Error::BadInput(format!(
-                "{}: layer '{layer_name}' announces {n} features but only {read} could be read; the file looks \
+    if let Some(n) = source_count
+        && read < n
+    {
+        return Err(Error::BadInput(format!(
+            "{}: layer '{layer_name}' announces {n} features but only {read} could be read; the file looks \
                  truncated, nothing was committed",
-                path.display()
-            )));
-        }
+            path.display()
+        )));
     }
     for w in warnings.iter().take(20) {
         quality.positional.notes.push(format!("GDAL: {w}"));
     }
 
     // The definitive check on the coordinates actually read (declared extents can be stale).
-    if let Some(b) = &total_bbox {
-        if transformer.is_none() {
-            check_degrees(path, crs, b, implicit_wgs84)?;
-        }
+    if let Some(b) = &total_bbox
+        && transformer.is_none()
+    {
+        check_degrees(path, crs, b, implicit_wgs84)?;
     }
     quality.completeness.source_count = source_count;
     quality.completeness.features_read = read;
     quality.completeness.rows_written = written;
     for a in &attrs {
-        let fill = if written == 0 { 1.0 } else { (written - a.nulls.min(written)) as f64 / written as f64 };
-        quality.completeness.attributes.insert(a.column.clone(), AttributeFill { nulls: a.nulls, fill_rate: fill });
+        let fill = if written == 0 {
+            1.0
+        } else {
+            (written - a.nulls.min(written)) as f64 / written as f64
+        };
+        quality.completeness.attributes.insert(
+            a.column.clone(),
+            AttributeFill {
+                nulls: a.nulls,
+                fill_rate: fill,
+            },
+        );
     }
     quality.logical_consistency.geometry_types = geometry_types.clone();
     quality.positional.extent = total_bbox.map(|t| [t.xmin, t.ymin, t.xmax, t.ymax]);
-    quality.positional.z_range = total_bbox.and_then(|t| t.zmin.zip(t.zmax)).map(|(a, b)| [a, b]);
-    quality.positional.within_crs_area_of_use = within_area_of_use(crs, total_bbox, &mut quality.positional.notes);
+    quality.positional.z_range = total_bbox
+        .and_then(|t| t.zmin.zip(t.zmax))
+        .map(|(a, b)| [a, b]);
+    quality.positional.within_crs_area_of_use =
+        within_area_of_use(crs, total_bbox, &mut quality.positional.notes);
 
     let geometry_type = match geometry_types.len() {
         0 => None,
@@ -413,10 +540,22 @@ fn read_layer(
         "fields": defs.iter().map(|(n, t)| serde_json::json!({"name": n, "type": gdal::vector::field_type_to_name(*t)})).collect::<Vec<_>>(),
     });
     progress.finish();
-    Ok(ReadOutput { layer: Some(layer_name), schema, batches, crs, geometry_type, quality, source_metadata })
+    Ok(ReadOutput {
+        layer: Some(layer_name),
+        schema,
+        batches,
+        crs,
+        geometry_type,
+        quality,
+        source_metadata,
+    })
 }
 
-fn finish_batch(schema: &tvilling_core::arrow::datatypes::SchemaRef, b: &mut Builders, attrs: &mut [Attr]) -> Result<RecordBatch> {
+fn finish_batch(
+    schema: &tvilling_core::arrow::datatypes::SchemaRef,
+    b: &mut Builders,
+    attrs: &mut [Attr],
+) -> Result<RecordBatch> {
     let mut cols: Vec<ArrayRef> = vec![Arc::new(b.id.finish())];
     cols.extend(b.bbox.iter_mut().map(|c| Arc::new(c.finish()) as ArrayRef));
     cols.push(Arc::new(b.geometry.finish()));
@@ -427,7 +566,11 @@ fn finish_batch(schema: &tvilling_core::arrow::datatypes::SchemaRef, b: &mut Bui
 
 /// A deterministic id from the layer, geometry and attribute values: the same feature gets the same id in
 /// every version, so clients can follow it.
-fn content_id(layer: &str, wkb: Option<&[u8]>, values: &[Option<gdal::vector::FieldValue>]) -> String {
+fn content_id(
+    layer: &str,
+    wkb: Option<&[u8]>,
+    values: &[Option<gdal::vector::FieldValue>],
+) -> String {
     let mut h = Sha256::new();
     h.update(layer.as_bytes());
     h.update([0]);
@@ -447,14 +590,27 @@ fn content_id(layer: &str, wkb: Option<&[u8]>, values: &[Option<gdal::vector::Fi
 fn within_area_of_use(crs: Crs, bbox: Option<Bbox>, notes: &mut Vec<String>) -> Option<bool> {
     let bbox = bbox?;
     let area = crs.area_of_use()?;
-    let area_box = Bbox { xmin: area[0], ymin: area[1], xmax: area[2], ymax: area[3], zmin: None, zmax: None };
+    let area_box = Bbox {
+        xmin: area[0],
+        ymin: area[1],
+        xmax: area[2],
+        ymax: area[3],
+        zmin: None,
+        zmax: None,
+    };
     let allowed = if crs.is_geographic() {
         area_box
     } else {
-        Transformer::new(Crs::epsg(4326, None), crs).ok()?.bbox(&area_box).ok()?
+        Transformer::new(Crs::epsg(4326, None), crs)
+            .ok()?
+            .bbox(&area_box)
+            .ok()?
     };
     // One percent of slack: areas of use are drawn around land and data may reach a little offshore.
-    let (tx, ty) = ((allowed.xmax - allowed.xmin) * 0.01, (allowed.ymax - allowed.ymin) * 0.01);
+    let (tx, ty) = (
+        (allowed.xmax - allowed.xmin) * 0.01,
+        (allowed.ymax - allowed.ymin) * 0.01,
+    );
     let inside = bbox.xmin >= allowed.xmin - tx
         && bbox.xmax <= allowed.xmax + tx
         && bbox.ymin >= allowed.ymin - ty
@@ -470,7 +626,13 @@ fn within_area_of_use(crs: Crs, bbox: Option<Bbox>, notes: &mut Vec<String>) -> 
 }
 
 fn suggest(wanted: &str, names: &[&str]) -> String {
-    let close: Vec<&str> = names.iter().copied().filter(|n| n.eq_ignore_ascii_case(wanted) || n.to_lowercase().contains(&wanted.to_lowercase())).collect();
+    let close: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| {
+            n.eq_ignore_ascii_case(wanted) || n.to_lowercase().contains(&wanted.to_lowercase())
+        })
+        .collect();
     if close.is_empty() {
         format!("; its attributes are: {}", names.join(", "))
     } else {

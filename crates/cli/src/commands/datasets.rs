@@ -40,7 +40,18 @@ pub async fn run(store: &Store, a: DatasetsArgs) -> anyhow::Result<ExitCode> {
                     ]
                 })
                 .collect();
-            output::table(&["dataset", "kind", "version", "rows", "crs", "geometry", "classification"], rows)?;
+            output::table(
+                &[
+                    "dataset",
+                    "kind",
+                    "version",
+                    "rows",
+                    "crs",
+                    "geometry",
+                    "classification",
+                ],
+                rows,
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -28,31 +28,81 @@ pub async fn run(store: &Store, config: &Config, a: DemoArgs) -> anyhow::Result<
     let sources = store.root().join("_tvilling/sources");
     std::fs::create_dir_all(&sources).with_context(|| format!("creating {}", sources.display()))?;
     let town = sources.join("exempelby.gpkg");
-    let stats = generate(&town, &TownSpec { buildings: a.buildings, seed: SEED })?;
-    tracing::info!(buildings = stats.buildings, roads = stats.roads, "generated the sample town Exempelby");
+    let stats = generate(
+        &town,
+        &TownSpec {
+            buildings: a.buildings,
+            seed: SEED,
+        },
+    )?;
+    tracing::info!(
+        buildings = stats.buildings,
+        roads = stats.roads,
+        "generated the sample town Exempelby"
+    );
 
     let mut failures = 0;
     for (layer, dataset) in [("byggnader", "byggnader"), ("vagar", "vagar")] {
-        let ok = ingest_one(store, config, &town, dataset, Some(layer), None, "Exempelby kommun (generated sample)").await;
+        let ok = ingest_one(
+            store,
+            config,
+            &town,
+            dataset,
+            Some(layer),
+            None,
+            "Exempelby kommun (generated sample)",
+        )
+        .await;
         failures += usize::from(!ok);
     }
 
-    let samples = a.samples.clone().unwrap_or_else(|| PathBuf::from("../shared/data"));
+    let samples = a
+        .samples
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("../shared/data"));
     let vector = samples.join("vector");
     if vector.is_dir() {
         for source in sample_sources(&vector)? {
-            let file = source.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
-            let stem = source.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-            let crs = SAMPLE_CRS.iter().find(|(f, _)| *f == file).map(|(_, c)| c.parse::<Crs>()).transpose()?;
+            let file = source
+                .file_name()
+                .map(|f| f.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let stem = source
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let crs = SAMPLE_CRS
+                .iter()
+                .find(|(f, _)| *f == file)
+                .map(|(_, c)| c.parse::<Crs>())
+                .transpose()?;
             let dataset = DatasetName::sanitize(&stem);
-            let ok = ingest_one(store, config, &source, dataset.as_str(), None, crs, "public sample (see shared/data/SOURCES.md)").await;
+            let ok = ingest_one(
+                store,
+                config,
+                &source,
+                dataset.as_str(),
+                None,
+                crs,
+                "public sample (see shared/data/SOURCES.md)",
+            )
+            .await;
             failures += usize::from(!ok);
         }
     } else {
-        tracing::info!("no real samples at {} (set --samples or TVILLING_SAMPLES); the demo uses the generated town only", vector.display());
+        tracing::info!(
+            "no real samples at {} (set --samples or TVILLING_SAMPLES); the demo uses the generated town only",
+            vector.display()
+        );
     }
 
-    super::datasets::run(store, DatasetsArgs { format: OutputFormat::Table }).await?;
+    super::datasets::run(
+        store,
+        DatasetsArgs {
+            format: OutputFormat::Table,
+        },
+    )
+    .await?;
     output::line(&format!(
         "\nThe sample twin is in {}.\nTry: tvilling --store {} info byggnader\n     tvilling --store {} log byggnader\n     \
          tvilling --store {} export byggnader --format geoparquet --out byggnader.parquet",
@@ -61,7 +111,11 @@ pub async fn run(store: &Store, config: &Config, a: DemoArgs) -> anyhow::Result<
         store.root().display(),
         store.root().display()
     ))?;
-    Ok(if failures > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failures > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn ingest_one(
@@ -73,10 +127,16 @@ async fn ingest_one(
     crs: Option<Crs>,
     owner: &str,
 ) -> bool {
-    let Ok(name) = dataset.parse::<DatasetName>() else { return false };
+    let Ok(name) = dataset.parse::<DatasetName>() else {
+        return false;
+    };
     let opts = IngestOptions {
         dataset: name,
-        read: ReadOptions { layer: layer.map(String::from), crs, ..Default::default() },
+        read: ReadOptions {
+            layer: layer.map(String::from),
+            crs,
+            ..Default::default()
+        },
         // Overwrite: re-running the demo replaces changed sources and is a no-op for identical ones.
         mode: Mode::Overwrite,
         key: None,
@@ -112,7 +172,11 @@ fn sample_sources(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
                 // Name the dataset after the folder, which says what the data is.
                 out.push(shp.parent().map(|_| path.clone()).unwrap_or(shp));
             }
-        } else if path.extension().is_some_and(|e| ["geojson", "fgb", "gpkg", "sqlite", "shp"].iter().any(|x| e.eq_ignore_ascii_case(x))) {
+        } else if path.extension().is_some_and(|e| {
+            ["geojson", "fgb", "gpkg", "sqlite", "shp"]
+                .iter()
+                .any(|x| e.eq_ignore_ascii_case(x))
+        }) {
             out.push(path);
         }
     }

@@ -14,7 +14,9 @@ pub async fn run(store: &Store, a: InfoArgs) -> anyhow::Result<ExitCode> {
         output::json(&info)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let extent = info.extent.map(|e| format!("{:.3} {:.3} – {:.3} {:.3}", e[0], e[1], e[2], e[3]));
+    let extent = info
+        .extent
+        .map(|e| format!("{:.3} {:.3} – {:.3} {:.3}", e[0], e[1], e[2], e[3]));
     let z = info.z_range.map(|z| format!("{:.3} – {:.3}", z[0], z[1]));
     let mut rows = vec![
         vec!["name".into(), info.name.clone()],
@@ -22,7 +24,17 @@ pub async fn run(store: &Store, a: InfoArgs) -> anyhow::Result<ExitCode> {
         vec!["version".into(), info.version.to_string()],
         vec!["committed".into(), output::opt(&info.committed)],
         vec!["rows".into(), info.rows.to_string()],
-        vec!["crs".into(), format!("{}{}", info.crs, info.vertical_crs.as_ref().map(|v| format!(" + {v}")).unwrap_or_default())],
+        vec![
+            "crs".into(),
+            format!(
+                "{}{}",
+                info.crs,
+                info.vertical_crs
+                    .as_ref()
+                    .map(|v| format!(" + {v}"))
+                    .unwrap_or_default()
+            ),
+        ],
         vec!["geometry".into(), output::opt(&info.geometry_type)],
         vec!["extent".into(), output::opt(&extent)],
         vec!["height range".into(), output::opt(&z)],
@@ -30,7 +42,10 @@ pub async fn run(store: &Store, a: InfoArgs) -> anyhow::Result<ExitCode> {
         vec!["owner".into(), output::opt(&info.owner)],
         vec!["licence".into(), output::opt(&info.licence)],
         vec!["source".into(), output::opt(&info.source)],
-        vec!["files".into(), format!("{} ({} bytes)", info.files, info.bytes)],
+        vec![
+            "files".into(),
+            format!("{} ({} bytes)", info.files, info.bytes),
+        ],
     ];
     if let Some(q) = &info.last_quality {
         rows.push(vec![
@@ -52,7 +67,17 @@ pub async fn run(store: &Store, a: InfoArgs) -> anyhow::Result<ExitCode> {
         }
     }
     output::table(&["", ""], rows)?;
-    let cols = info.columns.iter().map(|c| vec![c.name.clone(), c.data_type.clone(), if c.nullable { "yes" } else { "no" }.into()]).collect();
+    let cols = info
+        .columns
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.clone(),
+                c.data_type.clone(),
+                if c.nullable { "yes" } else { "no" }.into(),
+            ]
+        })
+        .collect();
     output::table(&["column", "type", "nullable"], cols)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -13,8 +13,15 @@ use crate::output;
 use crate::progress::CliProgress;
 
 pub async fn run(store: &Store, config: &Config, a: IngestArgs) -> anyhow::Result<ExitCode> {
-    let parse_crs = |s: &Option<String>| -> anyhow::Result<Option<Crs>> { Ok(s.as_deref().map(str::parse).transpose()?) };
-    let classification = a.classification.as_ref().or(config.ingest.classification.as_ref()).map(|c| c.parse()).transpose()?;
+    let parse_crs = |s: &Option<String>| -> anyhow::Result<Option<Crs>> {
+        Ok(s.as_deref().map(str::parse).transpose()?)
+    };
+    let classification = a
+        .classification
+        .as_ref()
+        .or(config.ingest.classification.as_ref())
+        .map(|c| c.parse())
+        .transpose()?;
     let opts = IngestOptions {
         dataset: super::dataset_name(&a.dataset)?,
         read: ReadOptions {
@@ -44,8 +51,13 @@ pub async fn run(store: &Store, config: &Config, a: IngestArgs) -> anyhow::Resul
             for r in &reports {
                 let q = &r.quality;
                 let what = match r.outcome {
-                    CommitOutcome::Committed { version, rows } => format!("committed version {version}: {rows} rows"),
-                    CommitOutcome::Unchanged { version, ingested_in } => format!(
+                    CommitOutcome::Committed { version, rows } => {
+                        format!("committed version {version}: {rows} rows")
+                    }
+                    CommitOutcome::Unchanged {
+                        version,
+                        ingested_in,
+                    } => format!(
                         "unchanged at version {version}: this source was already ingested the same way in version {ingested_in}"
                     ),
                 };
@@ -54,21 +66,37 @@ pub async fn run(store: &Store, config: &Config, a: IngestArgs) -> anyhow::Resul
                     notes.push(format!("{} rejected", q.completeness.rejected));
                 }
                 if q.logical_consistency.invalid_geometries > 0 {
-                    notes.push(format!("{} invalid geometries kept", q.logical_consistency.invalid_geometries));
+                    notes.push(format!(
+                        "{} invalid geometries kept",
+                        q.logical_consistency.invalid_geometries
+                    ));
                 }
                 if q.logical_consistency.duplicate_ids > 0 {
-                    notes.push(format!("{} duplicate ids", q.logical_consistency.duplicate_ids));
+                    notes.push(format!(
+                        "{} duplicate ids",
+                        q.logical_consistency.duplicate_ids
+                    ));
                 }
                 if q.positional.within_crs_area_of_use == Some(false) {
                     notes.push("extent outside the CRS area of use".into());
                 }
-                let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join(", ")) };
-                output::line(&format!("{}: {what} in {}{notes}", r.dataset, q.positional.crs))?;
+                let notes = if notes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", notes.join(", "))
+                };
+                output::line(&format!(
+                    "{}: {what} in {}{notes}",
+                    r.dataset, q.positional.crs
+                ))?;
             }
         }
     }
     if rejected > 0 {
-        tracing::warn!(rejected, "some features were rejected; `tvilling info --format json` shows them with reasons");
+        tracing::warn!(
+            rejected,
+            "some features were rejected; `tvilling info --format json` shows them with reasons"
+        );
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

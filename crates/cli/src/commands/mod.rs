@@ -25,7 +25,11 @@ pub fn at(v: &VersionArgs) -> anyhow::Result<At> {
         (Some(n), _) => At::Version(*n),
         (None, Some(t)) => At::Timestamp(
             chrono::DateTime::parse_from_rfc3339(t)
-                .with_context(|| format!("--as-of '{t}' is not an RFC 3339 time; write e.g. 2026-05-01T00:00:00Z"))?
+                .with_context(|| {
+                    format!(
+                        "--as-of '{t}' is not an RFC 3339 time; write e.g. 2026-05-01T00:00:00Z"
+                    )
+                })?
                 .to_utc(),
         ),
         (None, None) => At::Latest,

@@ -2,6 +2,9 @@
 //! own temporary store. Tests that need the real samples (`../shared/data`, or `$TVILLING_SAMPLES`) print
 //! `SKIPPED <test>: …` and pass when the samples are absent; everything else runs on generated fixtures.
 
+// Tests and their helpers assert by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod bad_input;
 mod concurrency;
 mod config;

@@ -12,7 +12,9 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
-        Env { dir: tempfile::tempdir().expect("temp dir") }
+        Env {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
     pub fn store(&self) -> PathBuf {
         self.dir.path().join("store")
@@ -27,7 +29,12 @@ impl Env {
     }
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_tvilling"));
-        c.arg("--store").arg(self.store()).args(args).env("RUST_LOG", "warn").env_remove("TVILLING_CONFIG").current_dir(self.dir.path());
+        c.arg("--store")
+            .arg(self.store())
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .env_remove("TVILLING_CONFIG")
+            .current_dir(self.dir.path());
         c
     }
     /// `tvilling info NAME --format json`.
@@ -37,7 +44,11 @@ impl Env {
     /// Generates the sample town with `n` buildings and returns its path.
     pub fn town(&self, file: &str, n: usize, seed: u64) -> PathBuf {
         let p = self.path(file);
-        tvilling_fixtures::town::generate(&p, &tvilling_fixtures::town::TownSpec { buildings: n, seed }).expect("town");
+        tvilling_fixtures::town::generate(
+            &p,
+            &tvilling_fixtures::town::TownSpec { buildings: n, seed },
+        )
+        .expect("town");
         p
     }
 }
@@ -59,12 +70,24 @@ impl Run {
     }
     /// Asserts exit code 0.
     pub fn ok(self) -> Run {
-        assert_eq!(self.code(), 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        assert_eq!(
+            self.code(),
+            0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
         self
     }
     /// Asserts exit code 2 (failed, nothing committed) and that stderr contains every needle.
     pub fn fails_with(self, needles: &[&str]) -> Run {
-        assert_eq!(self.code(), 2, "expected exit 2\nstdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        assert_eq!(
+            self.code(),
+            2,
+            "expected exit 2\nstdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
         let err = self.stderr();
         for n in needles {
             assert!(err.contains(n), "stderr should mention {n:?}:\n{err}");
@@ -73,7 +96,8 @@ impl Run {
         self
     }
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout()).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout()))
+        serde_json::from_str(&self.stdout())
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout()))
     }
 }
 
@@ -88,7 +112,9 @@ pub fn samples(test: &str) -> Option<PathBuf> {
             return Some(c);
         }
     }
-    eprintln!("SKIPPED {test}: the real samples (../shared/data or $TVILLING_SAMPLES) are not present");
+    eprintln!(
+        "SKIPPED {test}: the real samples (../shared/data or $TVILLING_SAMPLES) are not present"
+    );
     None
 }
 

@@ -9,35 +9,81 @@ fn reads_an_older_version_by_number_and_by_time_after_an_overwrite() {
     let env = Env::new();
     let small = env.town("small.gpkg", 40, 1);
     let big = env.town("big.gpkg", 90, 2);
-    env.run(&["ingest", small.to_str().unwrap(), "--dataset", "byggnader", "--layer", "byggnader"]).ok();
+    env.run(&[
+        "ingest",
+        small.to_str().unwrap(),
+        "--dataset",
+        "byggnader",
+        "--layer",
+        "byggnader",
+    ])
+    .ok();
     std::thread::sleep(Duration::from_millis(1200));
     let between = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     std::thread::sleep(Duration::from_millis(1200));
-    env.run(&["ingest", big.to_str().unwrap(), "--dataset", "byggnader", "--layer", "byggnader", "--mode", "overwrite"]).ok();
+    env.run(&[
+        "ingest",
+        big.to_str().unwrap(),
+        "--dataset",
+        "byggnader",
+        "--layer",
+        "byggnader",
+        "--mode",
+        "overwrite",
+    ])
+    .ok();
 
     assert_eq!(env.info("byggnader")["rows"], 90);
     assert_eq!(env.info("byggnader")["version"], 1);
-    let v0 = env.run(&["info", "byggnader", "--version", "0", "--format", "json"]).ok().json();
+    let v0 = env
+        .run(&["info", "byggnader", "--version", "0", "--format", "json"])
+        .ok()
+        .json();
     assert_eq!(v0["rows"], 40);
-    let then = env.run(&["info", "byggnader", "--as-of", &between, "--format", "json"]).ok().json();
+    let then = env
+        .run(&["info", "byggnader", "--as-of", &between, "--format", "json"])
+        .ok()
+        .json();
     assert_eq!(then["rows"], 40, "as of {between}");
 
     let out = env.path("v0.gpkg");
-    env.run(&["export", "byggnader", "--format", "gpkg", "--out", out.to_str().unwrap(), "--version", "0"]).ok();
+    env.run(&[
+        "export",
+        "byggnader",
+        "--format",
+        "gpkg",
+        "--out",
+        out.to_str().unwrap(),
+        "--version",
+        "0",
+    ])
+    .ok();
     assert_eq!(crate::util::gdal_count(&out), 40);
 
-    env.run(&["info", "byggnader", "--version", "7"]).fails_with(&["no version 7", "tvilling log byggnader"]);
+    env.run(&["info", "byggnader", "--version", "7"])
+        .fails_with(&["no version 7", "tvilling log byggnader"]);
 
-    let log = env.run(&["log", "byggnader", "--format", "json"]).ok().json();
+    let log = env
+        .run(&["log", "byggnader", "--format", "json"])
+        .ok()
+        .json();
     let log = log.as_array().expect("array");
     assert_eq!(log.len(), 2);
     assert_eq!(log[0]["version"], 1);
     assert_eq!(log[0]["provenance"]["mode"], "overwrite");
     assert_eq!(log[1]["provenance"]["rows_written"], 40);
     let sha = sha256_hex(&small);
-    assert_eq!(log[1]["provenance"]["sha256"], sha, "provenance records the source checksum");
+    assert_eq!(
+        log[1]["provenance"]["sha256"], sha,
+        "provenance records the source checksum"
+    );
     assert_eq!(log[1]["quality"]["completeness"]["features_read"], 40);
-    assert!(log[1]["provenance"]["tool"].as_str().unwrap().starts_with("tvilling "));
+    assert!(
+        log[1]["provenance"]["tool"]
+            .as_str()
+            .unwrap()
+            .starts_with("tvilling ")
+    );
 }
 
 #[test]
@@ -45,10 +91,29 @@ fn reingesting_an_identical_source_is_a_no_op_that_says_so() {
     let env = Env::new();
     let town = env.town("town.gpkg", 30, 3);
     let src = town.to_str().unwrap();
-    env.run(&["ingest", src, "--dataset", "hus", "--layer", "byggnader"]).ok();
-    let again = env.run(&["ingest", src, "--dataset", "hus", "--layer", "byggnader"]).ok();
-    assert!(again.stdout().contains("unchanged at version 0"), "{}", again.stdout());
-    let json = env.run(&["ingest", src, "--dataset", "hus", "--layer", "byggnader", "--format", "json"]).ok().json();
+    env.run(&["ingest", src, "--dataset", "hus", "--layer", "byggnader"])
+        .ok();
+    let again = env
+        .run(&["ingest", src, "--dataset", "hus", "--layer", "byggnader"])
+        .ok();
+    assert!(
+        again.stdout().contains("unchanged at version 0"),
+        "{}",
+        again.stdout()
+    );
+    let json = env
+        .run(&[
+            "ingest",
+            src,
+            "--dataset",
+            "hus",
+            "--layer",
+            "byggnader",
+            "--format",
+            "json",
+        ])
+        .ok()
+        .json();
     assert_eq!(json[0]["outcome"], "unchanged");
     assert_eq!(env.info("hus")["rows"], 30);
     assert_eq!(env.info("hus")["version"], 0);
@@ -60,38 +125,121 @@ fn upsert_by_key_updates_matching_rows_and_adds_new_ones() {
     // The same seed and block layout: the first 24 buildings of the larger town are those of the smaller.
     let a = env.town("a.gpkg", 24, 5);
     let b = env.town("b.gpkg", 30, 5);
-    let key = ["--layer", "byggnader", "--mode", "upsert", "--key", "objektidentitet"];
-    env.run(&[&["ingest", a.to_str().unwrap(), "--dataset", "hus"], &key[..]].concat()).ok();
-    env.run(&[&["ingest", b.to_str().unwrap(), "--dataset", "hus"], &key[..]].concat()).ok();
-    assert_eq!(env.info("hus")["rows"], 30, "6 new rows added, 24 updated in place");
+    let key = [
+        "--layer",
+        "byggnader",
+        "--mode",
+        "upsert",
+        "--key",
+        "objektidentitet",
+    ];
+    env.run(
+        &[
+            &["ingest", a.to_str().unwrap(), "--dataset", "hus"],
+            &key[..],
+        ]
+        .concat(),
+    )
+    .ok();
+    env.run(
+        &[
+            &["ingest", b.to_str().unwrap(), "--dataset", "hus"],
+            &key[..],
+        ]
+        .concat(),
+    )
+    .ok();
+    assert_eq!(
+        env.info("hus")["rows"],
+        30,
+        "6 new rows added, 24 updated in place"
+    );
 
     // A change to one building, from a GeoJSON edit.
     let export = env.path("hus.geojson");
-    env.run(&["export", "hus", "--format", "geojson", "--out", export.to_str().unwrap()]).ok();
-    let mut fc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    env.run(&[
+        "export",
+        "hus",
+        "--format",
+        "geojson",
+        "--out",
+        export.to_str().unwrap(),
+    ])
+    .ok();
+    let mut fc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
     let features = fc["features"].as_array_mut().unwrap();
     features.truncate(1);
-    let target = features[0]["properties"]["objektidentitet"].as_str().unwrap().to_string();
+    let target = features[0]["properties"]["objektidentitet"]
+        .as_str()
+        .unwrap()
+        .to_string();
     features[0]["properties"]["energiklass"] = "A".into();
     let edit = env.path("edit.geojson");
     std::fs::write(&edit, fc.to_string()).unwrap();
-    env.run(&["ingest", edit.to_str().unwrap(), "--dataset", "hus", "--mode", "upsert", "--key", "objektidentitet"]).ok();
+    env.run(&[
+        "ingest",
+        edit.to_str().unwrap(),
+        "--dataset",
+        "hus",
+        "--mode",
+        "upsert",
+        "--key",
+        "objektidentitet",
+    ])
+    .ok();
     assert_eq!(env.info("hus")["rows"], 30);
     let out = env.path("after.geojson");
-    env.run(&["export", "hus", "--format", "geojson", "--out", out.to_str().unwrap()]).ok();
-    let after: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    let row = after["features"].as_array().unwrap().iter().find(|f| f["properties"]["objektidentitet"] == target.as_str()).unwrap();
+    env.run(&[
+        "export",
+        "hus",
+        "--format",
+        "geojson",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    let after: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let row = after["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["properties"]["objektidentitet"] == target.as_str())
+        .unwrap();
     assert_eq!(row["properties"]["energiklass"], "A");
-    assert_eq!(row["properties"]["id"], target.as_str(), "the key is the stable id");
+    assert_eq!(
+        row["properties"]["id"],
+        target.as_str(),
+        "the key is the stable id"
+    );
 
-    env.run(&["ingest", a.to_str().unwrap(), "--dataset", "hus", "--layer", "byggnader", "--mode", "upsert"]).fails_with(&["--key"]);
+    env.run(&[
+        "ingest",
+        a.to_str().unwrap(),
+        "--dataset",
+        "hus",
+        "--layer",
+        "byggnader",
+        "--mode",
+        "upsert",
+    ])
+    .fails_with(&["--key"]);
 }
 
 #[test]
 fn classification_changes_are_versions_and_default_is_internal() {
     let env = Env::new();
     let town = env.town("t.gpkg", 10, 9);
-    env.run(&["ingest", town.to_str().unwrap(), "--dataset", "hus", "--layer", "byggnader"]).ok();
+    env.run(&[
+        "ingest",
+        town.to_str().unwrap(),
+        "--dataset",
+        "hus",
+        "--layer",
+        "byggnader",
+    ])
+    .ok();
     assert_eq!(env.info("hus")["classification"], "internal");
     env.run(&["classify", "hus", "open"]).ok();
     let info = env.info("hus");
@@ -99,7 +247,7 @@ fn classification_changes_are_versions_and_default_is_internal() {
     assert_eq!(info["version"], 1);
     let log = env.run(&["log", "hus", "--format", "json"]).ok().json();
     assert_eq!(log[0]["note"]["classification"]["to"], "open");
-    env.run(&["classify", "hus", "secret"]).out.status.code().map(|c| assert_eq!(c, 2));
+    assert_eq!(env.run(&["classify", "hus", "secret"]).code(), 2);
     let listed = env.run(&["datasets", "--format", "json"]).ok().json();
     assert_eq!(listed[0]["name"], "hus");
     assert_eq!(listed[0]["classification"], "open");
@@ -109,19 +257,48 @@ fn classification_changes_are_versions_and_default_is_internal() {
 fn a_multi_layer_source_writes_one_dataset_per_layer() {
     let env = Env::new();
     let town = env.town("town.gpkg", 20, 4);
-    env.run(&["ingest", town.to_str().unwrap(), "--dataset", "exempelby"]).ok();
+    env.run(&["ingest", town.to_str().unwrap(), "--dataset", "exempelby"])
+        .ok();
     let listed = env.run(&["datasets", "--format", "json"]).ok().json();
-    let names: Vec<&str> = listed.as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["exempelby_byggnader", "exempelby_vagar"]);
     let info = env.info("exempelby_byggnader");
     assert_eq!(info["rows"], 20);
     assert_eq!(info["crs"], "EPSG:3006");
-    let cols: Vec<&str> = info["columns"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    for c in ["id", "geometry", "bbox_xmin", "bbox_zmax", "andamal", "byggnadsar", "energiklass", "registrerad"] {
+    let cols: Vec<&str> = info["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    for c in [
+        "id",
+        "geometry",
+        "bbox_xmin",
+        "bbox_zmax",
+        "andamal",
+        "byggnadsar",
+        "energiklass",
+        "registrerad",
+    ] {
         assert!(cols.contains(&c), "{c} in {cols:?}");
     }
-    let types: std::collections::HashMap<&str, &str> =
-        info["columns"].as_array().unwrap().iter().map(|c| (c["name"].as_str().unwrap(), c["data_type"].as_str().unwrap())).collect();
+    let types: std::collections::HashMap<&str, &str> = info["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap(),
+                c["data_type"].as_str().unwrap(),
+            )
+        })
+        .collect();
     assert_eq!(types["byggnadsar"], "Int32");
     assert_eq!(types["hojd"], "Float64");
     assert_eq!(types["registrerad"], "Date32");
@@ -130,13 +307,28 @@ fn a_multi_layer_source_writes_one_dataset_per_layer() {
 #[test]
 fn the_demo_builds_a_sample_twin_without_shared_data() {
     let env = Env::new();
-    let run = env.run(&["demo", "--samples", env.path("none").to_str().unwrap(), "--buildings", "120"]).ok();
+    let run = env
+        .run(&[
+            "demo",
+            "--samples",
+            env.path("none").to_str().unwrap(),
+            "--buildings",
+            "120",
+        ])
+        .ok();
     assert!(run.stdout().contains("byggnader"), "{}", run.stdout());
     assert_eq!(env.info("byggnader")["rows"], 120);
     assert_eq!(env.info("byggnader")["classification"], "open");
     assert!(env.info("vagar")["rows"].as_u64().unwrap() > 0);
     // Running it again changes nothing.
-    env.run(&["demo", "--samples", env.path("none").to_str().unwrap(), "--buildings", "120"]).ok();
+    env.run(&[
+        "demo",
+        "--samples",
+        env.path("none").to_str().unwrap(),
+        "--buildings",
+        "120",
+    ])
+    .ok();
     assert!(env.info("byggnader")["version"].as_u64().unwrap() <= 1);
 }
 
@@ -157,12 +349,30 @@ fn a_property_missing_from_one_feature_is_stored_as_null_not_as_a_default() {
           {"type":"Feature","geometry":{"type":"Point","coordinates":[15.3,59.3]},"properties":{"namn":"B"}}]}"#,
     )
     .unwrap();
-    env.run(&["ingest", src.to_str().unwrap(), "--dataset", "punkter"]).ok();
+    env.run(&["ingest", src.to_str().unwrap(), "--dataset", "punkter"])
+        .ok();
     let fill = &env.info("punkter")["last_quality"]["completeness"]["attributes"];
     assert_eq!(fill["vaningar"]["nulls"], 1, "{fill}");
     let out = env.path("out.geojson");
-    env.run(&["export", "punkter", "--format", "geojson", "--out", out.to_str().unwrap()]).ok();
-    let fc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    let b = fc["features"].as_array().unwrap().iter().find(|f| f["properties"]["namn"] == "B").unwrap();
-    assert!(b["properties"].get("vaningar").is_none_or(|v| v.is_null()), "{b}");
+    env.run(&[
+        "export",
+        "punkter",
+        "--format",
+        "geojson",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    let fc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let b = fc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["properties"]["namn"] == "B")
+        .unwrap();
+    assert!(
+        b["properties"].get("vaningar").is_none_or(|v| v.is_null()),
+        "{b}"
+    );
 }

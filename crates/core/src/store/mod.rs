@@ -66,7 +66,10 @@ impl Store {
     /// ```
     pub fn open(root: &str) -> Result<Store> {
         let path = if root.contains("://") {
-            let url = Url::parse(root).map_err(|e| Error::Store { root: root.into(), reason: e.to_string() })?;
+            let url = Url::parse(root).map_err(|e| Error::Store {
+                root: root.into(),
+                reason: e.to_string(),
+            })?;
             if url.scheme() != "file" {
                 return Err(Error::Store {
                     root: root.into(),
@@ -76,13 +79,18 @@ impl Store {
                     ),
                 });
             }
-            url.to_file_path()
-                .map_err(|_| Error::Store { root: root.into(), reason: "not a valid file:// URL".into() })?
+            url.to_file_path().map_err(|_| Error::Store {
+                root: root.into(),
+                reason: "not a valid file:// URL".into(),
+            })?
         } else {
             PathBuf::from(root)
         };
         let abs = std::path::absolute(&path).map_err(|e| Error::io(&path, e))?;
-        Ok(Store { root: abs, given: root.to_string() })
+        Ok(Store {
+            root: abs,
+            given: root.to_string(),
+        })
     }
 
     /// The store root folder.
@@ -96,8 +104,12 @@ impl Store {
     }
 
     fn table_url(&self, name: &DatasetName) -> Result<Url> {
-        Url::from_directory_path(self.dataset_dir(name))
-            .map_err(|_| Error::Internal(format!("store path {} is not absolute", self.root.display())))
+        Url::from_directory_path(self.dataset_dir(name)).map_err(|_| {
+            Error::Internal(format!(
+                "store path {} is not absolute",
+                self.root.display()
+            ))
+        })
     }
 
     /// Makes sure the store root exists and is writable, with an actionable error if not.
@@ -111,7 +123,10 @@ impl Store {
             ),
         };
         std::fs::create_dir_all(self.root.join("_tvilling/locks")).map_err(fail)?;
-        let probe = self.root.join("_tvilling").join(format!(".probe-{}", std::process::id()));
+        let probe = self
+            .root
+            .join("_tvilling")
+            .join(format!(".probe-{}", std::process::id()));
         std::fs::write(&probe, b"ok").map_err(fail)?;
         std::fs::remove_file(&probe).map_err(fail)?;
         Ok(())
@@ -120,7 +135,13 @@ impl Store {
     /// Takes the writer lock of a dataset, waiting for another tvilling process that holds it.
     pub fn lock(&self, name: &DatasetName) -> Result<DatasetLock> {
         self.ensure_writable()?;
-        DatasetLock::acquire(&self.root.join("_tvilling/locks").join(format!("{name}.lock")), name)
+        DatasetLock::acquire(
+            &self
+                .root
+                .join("_tvilling/locks")
+                .join(format!("{name}.lock")),
+            name,
+        )
     }
 
     /// The datasets in the store, sorted by name.
@@ -133,7 +154,11 @@ impl Store {
         let mut names = vec![];
         for entry in entries {
             let entry = entry.map_err(|e| Error::io(&self.root, e))?;
-            let Some(name) = entry.file_name().to_str().and_then(|n| n.parse::<DatasetName>().ok()) else {
+            let Some(name) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<DatasetName>().ok())
+            else {
                 continue;
             };
             if entry.path().join("_delta_log").is_dir() && self.has_commits(&name) {
@@ -146,7 +171,9 @@ impl Store {
 
     fn has_commits(&self, name: &DatasetName) -> bool {
         std::fs::read_dir(self.dataset_dir(name).join("_delta_log"))
-            .map(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json"))))
+            .map(|mut d| {
+                d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json")))
+            })
             .unwrap_or(false)
     }
 
@@ -168,12 +195,15 @@ impl Store {
         let url = self.table_url(name)?;
         let table = match at {
             At::Latest => deltalake::open_table(url).await?,
-            At::Version(v) => {
-                deltalake::open_table_with_version(url, v).await.map_err(|e| version_error(name, &v, e))?
-            }
+            At::Version(v) => deltalake::open_table_with_version(url, v)
+                .await
+                .map_err(|e| version_error(name, &v, e))?,
             At::Timestamp(t) => {
                 let mut table = deltalake::DeltaTableBuilder::from_url(url)?.build()?;
-                table.load_with_datetime(t).await.map_err(|e| version_error(name, &t.to_rfc3339(), e))?;
+                table
+                    .load_with_datetime(t)
+                    .await
+                    .map_err(|e| version_error(name, &t.to_rfc3339(), e))?;
                 table
             }
         };
@@ -181,16 +211,26 @@ impl Store {
     }
 }
 
-fn version_error(name: &DatasetName, what: &dyn std::fmt::Display, e: deltalake::DeltaTableError) -> Error {
+fn version_error(
+    name: &DatasetName,
+    what: &dyn std::fmt::Display,
+    e: deltalake::DeltaTableError,
+) -> Error {
     use deltalake::DeltaTableError as D;
     match e {
         D::InvalidVersion(_) | D::NotATable(_) | D::InvalidDateTimeString { .. } => {
-            Error::VersionNotFound { name: name.to_string(), what: format!("{what} ({e})") }
+            Error::VersionNotFound {
+                name: name.to_string(),
+                what: format!("{what} ({e})"),
+            }
         }
         other => {
             let msg = other.to_string();
             if msg.contains("version") || msg.contains("timestamp") || msg.contains("not found") {
-                Error::VersionNotFound { name: name.to_string(), what: format!("{what} ({msg})") }
+                Error::VersionNotFound {
+                    name: name.to_string(),
+                    what: format!("{what} ({msg})"),
+                }
             } else {
                 Error::Delta(other)
             }
@@ -201,12 +241,19 @@ fn version_error(name: &DatasetName, what: &dyn std::fmt::Display, e: deltalake:
 /// The operating-system user running this process, for provenance: `$USER`/`$LOGNAME`, else the name
 /// of the process's uid in `/etc/passwd` (cron jobs and containers often set neither variable).
 pub fn whoami() -> String {
-    if let Some(u) = ["USER", "LOGNAME"].iter().find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty())) {
+    if let Some(u) = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+    {
         return u;
     }
     let uid = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(1).map(String::from)));
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(String::from))
+        });
     let name = uid.as_deref().and_then(|uid| {
         std::fs::read_to_string("/etc/passwd").ok().and_then(|p| {
             p.lines().find_map(|l| {
@@ -215,5 +262,6 @@ pub fn whoami() -> String {
             })
         })
     });
-    name.or(uid.map(|u| format!("uid {u}"))).unwrap_or_else(|| "unknown".into())
+    name.or(uid.map(|u| format!("uid {u}")))
+        .unwrap_or_else(|| "unknown".into())
 }

@@ -5,19 +5,21 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use deltalake::arrow::array::{Array, AsArray};
-use deltalake::arrow::datatypes::{Float64Type, Int64Type, SchemaRef};
 use deltalake::arrow::datatypes::{DataType, Field, Schema};
+use deltalake::arrow::datatypes::{Float64Type, Int64Type, SchemaRef};
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::execution::SendableRecordBatchStream;
 use deltalake::datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use futures::StreamExt;
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::transaction::CommitProperties;
+use futures::StreamExt;
 use serde::Serialize;
 
 use super::history::commits;
 use super::{At, Store};
-use crate::{Classification, DatasetName, DatasetProperties, Error, Provenance, QualityReport, Result};
+use crate::{
+    Classification, DatasetName, DatasetProperties, Error, Provenance, QualityReport, Result,
+};
 
 /// What `tvilling info` shows about a dataset.
 #[derive(Debug, Clone, Serialize)]
@@ -86,7 +88,12 @@ impl Store {
         let snapshot = table.snapshot()?;
         let props = DatasetProperties::from_configuration(snapshot.metadata().configuration())?;
         let schema: SchemaRef = snapshot.snapshot().arrow_schema();
-        let (files, bytes) = snapshot.log_data().iter().fold((0usize, 0u64), |(n, b), f| (n + 1, b + f.size().max(0) as u64));
+        let (files, bytes) = snapshot
+            .log_data()
+            .iter()
+            .fold((0usize, 0u64), |(n, b), f| {
+                (n + 1, b + f.size().max(0) as u64)
+            });
         let version = table.version().unwrap_or(0);
         let history = commits(&table).await?;
         let last = history.iter().find(|c| c.provenance.is_some());
@@ -99,7 +106,9 @@ impl Store {
             .await?
             .collect()
             .await?;
-        let b = batches.first().ok_or_else(|| Error::Internal("count query returned no batch".into()))?;
+        let b = batches
+            .first()
+            .ok_or_else(|| Error::Internal("count query returned no batch".into()))?;
         let f = |i: usize| {
             let a = b.column(i).as_primitive::<Float64Type>();
             (!a.is_null(0)).then(|| a.value(0))
@@ -128,7 +137,11 @@ impl Store {
             columns: schema
                 .fields()
                 .iter()
-                .map(|f| ColumnInfo { name: f.name().clone(), data_type: f.data_type().to_string(), nullable: f.is_nullable() })
+                .map(|f| ColumnInfo {
+                    name: f.name().clone(),
+                    data_type: f.data_type().to_string(),
+                    nullable: f.is_nullable(),
+                })
                 .collect(),
             files,
             bytes,
@@ -142,15 +155,23 @@ impl Store {
     ///
     /// The scan may produce Arrow view types (`Utf8View`, `BinaryView`); they are cast to `Utf8` and
     /// `Binary`, the types the table was written with, so consumers see one stable schema.
-    pub async fn scan(&self, name: &DatasetName, at: At) -> Result<(SchemaRef, SendableRecordBatchStream)> {
+    pub async fn scan(
+        &self,
+        name: &DatasetName,
+        at: At,
+    ) -> Result<(SchemaRef, SendableRecordBatchStream)> {
         let table = self.table(name, at).await?;
         let ctx = SessionContext::new();
         let df = ctx.read_table(table.table_provider().await?)?;
         let target = plain_schema(df.schema().as_arrow());
         let stream = df.execute_stream().await?;
         let cast_to = target.clone();
-        let mapped = stream.map(move |b| b.and_then(|b| plain_batch(&b, &cast_to).map_err(Into::into)));
-        Ok((target.clone(), Box::pin(RecordBatchStreamAdapter::new(target, mapped))))
+        let mapped =
+            stream.map(move |b| b.and_then(|b| plain_batch(&b, &cast_to).map_err(Into::into)));
+        Ok((
+            target.clone(),
+            Box::pin(RecordBatchStreamAdapter::new(target, mapped)),
+        ))
     }
 
     /// Changes a dataset's classification in a new version; returns that version (or the current one if
@@ -158,7 +179,8 @@ impl Store {
     pub async fn set_classification(&self, name: &DatasetName, to: Classification) -> Result<u64> {
         let _lock = self.lock(name)?;
         let table = self.table(name, At::Latest).await?;
-        let props = DatasetProperties::from_configuration(table.snapshot()?.metadata().configuration())?;
+        let props =
+            DatasetProperties::from_configuration(table.snapshot()?.metadata().configuration())?;
         if props.classification == to {
             return Ok(table.version().unwrap_or(0));
         }
@@ -168,9 +190,14 @@ impl Store {
         });
         let table = table
             .set_tbl_properties()
-            .with_properties(HashMap::from([("tvilling.classification".to_string(), to.to_string())]))
+            .with_properties(HashMap::from([(
+                "tvilling.classification".to_string(),
+                to.to_string(),
+            )]))
             .with_raise_if_not_exists(false)
-            .with_commit_properties(CommitProperties::default().with_metadata([("tvilling".to_string(), note)]))
+            .with_commit_properties(
+                CommitProperties::default().with_metadata([("tvilling".to_string(), note)]),
+            )
             .await?;
         Ok(table.version().unwrap_or(0))
     }
@@ -185,16 +212,29 @@ fn plain_type(t: &DataType) -> DataType {
 }
 
 fn plain_schema(s: &Schema) -> SchemaRef {
-    let fields: Vec<Field> = s.fields().iter().map(|f| f.as_ref().clone().with_data_type(plain_type(f.data_type()))).collect();
+    let fields: Vec<Field> = s
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone().with_data_type(plain_type(f.data_type())))
+        .collect();
     Arc::new(Schema::new_with_metadata(fields, s.metadata().clone()))
 }
 
-fn plain_batch(b: &RecordBatch, target: &SchemaRef) -> std::result::Result<RecordBatch, deltalake::arrow::error::ArrowError> {
+fn plain_batch(
+    b: &RecordBatch,
+    target: &SchemaRef,
+) -> std::result::Result<RecordBatch, deltalake::arrow::error::ArrowError> {
     let cols = b
         .columns()
         .iter()
         .zip(target.fields())
-        .map(|(c, f)| if c.data_type() == f.data_type() { Ok(c.clone()) } else { deltalake::arrow::compute::cast(c, f.data_type()) })
+        .map(|(c, f)| {
+            if c.data_type() == f.data_type() {
+                Ok(c.clone())
+            } else {
+                deltalake::arrow::compute::cast(c, f.data_type())
+            }
+        })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     RecordBatch::try_new(target.clone(), cols)
 }

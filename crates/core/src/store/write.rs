@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use deltalake::DeltaTable;
 use deltalake::arrow::datatypes::{Field, Schema, SchemaRef};
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::prelude::{SessionContext, col};
@@ -21,7 +22,6 @@ use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TableRefer
 use deltalake::kernel::{Action, MetadataExt, StructType};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
-use deltalake::DeltaTable;
 use serde::Serialize;
 
 use super::history::commit_record;
@@ -95,29 +95,46 @@ pub const COMMIT_KEY: &str = "tvilling";
 
 impl Store {
     /// Commits `batches` (all with `schema`, built with [`crate::schema::dataset_schema`]) to a dataset.
-    pub async fn commit(&self, req: WriteRequest, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<CommitOutcome> {
+    pub async fn commit(
+        &self,
+        req: WriteRequest,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Result<CommitOutcome> {
         let _lock = self.lock(&req.name)?;
-        let existing = if self.exists(&req.name).await { Some(self.table(&req.name, At::Latest).await?) } else { None };
-        if let Some(table) = &existing {
-            if let Some(outcome) = already_ingested(table, &req.provenance).await? {
-                return Ok(outcome);
-            }
+        let existing = if self.exists(&req.name).await {
+            Some(self.table(&req.name, At::Latest).await?)
+        } else {
+            None
+        };
+        if let Some(table) = &existing
+            && let Some(outcome) = already_ingested(table, &req.provenance).await?
+        {
+            return Ok(outcome);
         }
         let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
         let app_metadata = commit_metadata(&req)?;
         let outcome = match existing {
             None => self.create(&req, schema, batches, app_metadata).await?,
             Some(table) => {
-                let old = DatasetProperties::from_configuration(table.snapshot()?.metadata().configuration())?;
+                let old = DatasetProperties::from_configuration(
+                    table.snapshot()?.metadata().configuration(),
+                )?;
                 let props = merged_properties(&req, &old)?;
                 match req.mode {
                     Mode::Upsert => upsert(&req.name, table, schema, batches, app_metadata).await?,
-                    _ => write_files_and_commit(&req, table, schema, batches, app_metadata, &props).await?,
+                    _ => {
+                        write_files_and_commit(&req, table, schema, batches, app_metadata, &props)
+                            .await?
+                    }
                 }
             }
         };
         tracing::info!(dataset = %req.name, version = outcome, rows, mode = req.mode.as_str(), "committed");
-        Ok(CommitOutcome::Committed { version: outcome, rows })
+        Ok(CommitOutcome::Committed {
+            version: outcome,
+            rows,
+        })
     }
 
     async fn create(
@@ -129,12 +146,20 @@ impl Store {
     ) -> Result<u64> {
         let url = self.table_url(&req.name)?;
         let adds = write_files(url.as_str(), schema.clone(), batches).await?;
-        let kernel: StructType = schema.as_ref().try_into_kernel().map_err(|e| Error::Internal(e.to_string()))?;
+        let kernel: StructType = schema
+            .as_ref()
+            .try_into_kernel()
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let table = deltalake::operations::create::CreateBuilder::new()
             .with_location(url.to_string())
             .with_table_name(req.name.as_str())
             .with_columns(kernel.fields().cloned())
-            .with_configuration(req.properties.to_configuration().into_iter().map(|(k, v)| (k, Some(v))))
+            .with_configuration(
+                req.properties
+                    .to_configuration()
+                    .into_iter()
+                    .map(|(k, v)| (k, Some(v))),
+            )
             // tvilling.* keys are ours; Delta only validates the delta.* ones it knows.
             .with_raise_if_key_not_exists(false)
             .with_actions(adds.into_iter().map(Action::Add))
@@ -145,7 +170,11 @@ impl Store {
     }
 }
 
-async fn write_files(url: &str, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<Vec<deltalake::kernel::Add>> {
+async fn write_files(
+    url: &str,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Result<Vec<deltalake::kernel::Add>> {
     let mut writer = RecordBatchWriter::try_new(url, schema, None, None)?;
     for batch in batches {
         writer.write(batch).await?;
@@ -168,21 +197,47 @@ async fn write_files_and_commit(
         _ => merge_schemas(&req.name, &committed, &schema)?,
     };
     let adds = write_files(table.table_url().as_str(), schema, batches).await?;
-    let kernel: StructType = new_schema.as_ref().try_into_kernel().map_err(|e| Error::Internal(e.to_string()))?;
-    let mut metadata = snapshot.metadata().clone().with_schema(&kernel).map_err(deltalake::DeltaTableError::from)?;
+    let kernel: StructType = new_schema
+        .as_ref()
+        .try_into_kernel()
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let mut metadata = snapshot
+        .metadata()
+        .clone()
+        .with_schema(&kernel)
+        .map_err(deltalake::DeltaTableError::from)?;
     for (k, v) in props.to_configuration() {
-        metadata = metadata.add_config_key(k, v).map_err(deltalake::DeltaTableError::from)?;
+        metadata = metadata
+            .add_config_key(k, v)
+            .map_err(deltalake::DeltaTableError::from)?;
     }
     let mut actions = vec![Action::Metadata(metadata)];
     if req.mode == Mode::Overwrite {
-        actions.extend(snapshot.log_data().iter().map(|f| Action::Remove(f.remove_action(true))));
+        actions.extend(
+            snapshot
+                .log_data()
+                .iter()
+                .map(|f| Action::Remove(f.remove_action(true))),
+        );
     }
     actions.extend(adds.into_iter().map(Action::Add));
-    let mode = if req.mode == Mode::Overwrite { SaveMode::Overwrite } else { SaveMode::Append };
+    let mode = if req.mode == Mode::Overwrite {
+        SaveMode::Overwrite
+    } else {
+        SaveMode::Append
+    };
     let done = CommitBuilder::default()
         .with_actions(actions)
         .with_app_metadata(app_metadata)
-        .build(Some(snapshot as &dyn TableReference), table.log_store(), DeltaOperation::Write { mode, partition_by: None, predicate: None })
+        .build(
+            Some(snapshot as &dyn TableReference),
+            table.log_store(),
+            DeltaOperation::Write {
+                mode,
+                partition_by: None,
+                predicate: None,
+            },
+        )
         .await
         .map_err(|e| conflict_or(&req.name, e))?;
     Ok(done.version())
@@ -208,8 +263,16 @@ async fn upsert(
         .with_target_alias("target")
         .with_merge_schema(true)
         .with_commit_properties(CommitProperties::default().with_metadata(app_metadata))
-        .when_matched_update(|u| cols_update.iter().fold(u, |u, c| u.update(c.as_str(), quoted("source", c))))?
-        .when_not_matched_insert(|i| columns.iter().fold(i, |i, c| i.set(c.as_str(), quoted("source", c))))?
+        .when_matched_update(|u| {
+            cols_update
+                .iter()
+                .fold(u, |u, c| u.update(c.as_str(), quoted("source", c)))
+        })?
+        .when_not_matched_insert(|i| {
+            columns
+                .iter()
+                .fold(i, |i, c| i.set(c.as_str(), quoted("source", c)))
+        })?
         .await
         .map_err(|e| conflict_or(name, e))?;
     // One commit per ingest: upsert keeps the dataset's properties (the source is in the commit's
@@ -219,7 +282,11 @@ async fn upsert(
 
 /// The committed schema extended by the new data's new columns; a column whose type changes is an error.
 fn merge_schemas(name: &DatasetName, committed: &Schema, new: &Schema) -> Result<SchemaRef> {
-    let mut fields: Vec<Field> = committed.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut fields: Vec<Field> = committed
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
     for f in new.fields() {
         match committed.field_with_name(f.name()) {
             Ok(old) if old.data_type() != f.data_type() && f.name() != GEOMETRY => {
@@ -275,12 +342,19 @@ async fn already_ingested(table: &DeltaTable, prov: &Provenance) -> Result<Optio
     let fingerprint = prov.fingerprint();
     let current = table.version().unwrap_or(0);
     for info in super::history::commits(table).await? {
-        let Some(rec) = commit_record(&info.raw) else { continue };
+        let Some(rec) = commit_record(&info.raw) else {
+            continue;
+        };
         if rec.provenance.fingerprint() == fingerprint {
-            return Ok(Some(CommitOutcome::Unchanged { version: current, ingested_in: info.version }));
+            return Ok(Some(CommitOutcome::Unchanged {
+                version: current,
+                ingested_in: info.version,
+            }));
         }
         // Older commits were replaced by this overwrite, so an identical source before it no longer counts.
-        if info.operation.contains("WRITE") && rec.provenance.mode == "overwrite" || info.operation.contains("CREATE") {
+        if info.operation.contains("WRITE") && rec.provenance.mode == "overwrite"
+            || info.operation.contains("CREATE")
+        {
             break;
         }
     }
@@ -290,7 +364,10 @@ async fn already_ingested(table: &DeltaTable, prov: &Provenance) -> Result<Optio
 fn conflict_or(name: &DatasetName, e: deltalake::DeltaTableError) -> Error {
     let msg = e.to_string();
     if msg.contains("already exists") || msg.contains("onflict") || msg.contains("concurrent") {
-        Error::Conflict { name: name.to_string(), detail: msg }
+        Error::Conflict {
+            name: name.to_string(),
+            detail: msg,
+        }
     } else {
         Error::Delta(e)
     }
