@@ -3,7 +3,7 @@
 # Debian/Ubuntu; uses sudo when not root. Idempotent and quiet when everything is there.
 set -euo pipefail
 
-packages=(libgdal-dev libproj-dev proj-data gdal-bin libclang-dev clang pkg-config)
+packages=(libgdal-dev libproj-dev proj-data gdal-bin libclang-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
