@@ -103,12 +103,14 @@ pub async fn run(store: &Store, config: &Config, a: DemoArgs) -> anyhow::Result<
         },
     )
     .await?;
+    // The binary is usually not on PATH after `make demo`: show the one that ran.
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "tvilling".into());
+    let store_arg = format!("--store {}", store.root().display());
     output::line(&format!(
-        "\nThe sample twin is in {}.\nTry: tvilling --store {} info byggnader\n     tvilling --store {} log byggnader\n     \
-         tvilling --store {} export byggnader --format geoparquet --out byggnader.parquet",
-        store.root().display(),
-        store.root().display(),
-        store.root().display(),
+        "\nThe sample twin is in {}.\nTry: {exe} {store_arg} info byggnader\n     {exe} {store_arg} log byggnader\n     \
+         {exe} {store_arg} export byggnader --format geoparquet --out byggnader.parquet",
         store.root().display()
     ))?;
     Ok(if failures > 0 {

@@ -8,6 +8,7 @@
 mod bad_input;
 mod concurrency;
 mod config;
+mod formats;
 mod samples;
 mod util;
 mod versions;

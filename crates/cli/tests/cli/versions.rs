@@ -319,6 +319,7 @@ fn the_demo_builds_a_sample_twin_without_shared_data() {
     assert!(run.stdout().contains("byggnader"), "{}", run.stdout());
     assert_eq!(env.info("byggnader")["rows"], 120);
     assert_eq!(env.info("byggnader")["classification"], "open");
+    assert_eq!(env.info("byggnader")["vertical_crs"], "EPSG:5613");
     assert!(env.info("vagar")["rows"].as_u64().unwrap() > 0);
     // Running it again changes nothing.
     env.run(&[
