@@ -42,6 +42,8 @@ pub async fn run(store: &Store, config: &Config, a: DemoArgs) -> anyhow::Result<
     );
 
     let mut failures = 0;
+    // The town's heights (markhojd) are RH 2000: record the vertical CRS with SWEREF 99 TM.
+    let town_crs: Crs = "EPSG:3006+5613".parse()?;
     for (layer, dataset) in [("byggnader", "byggnader"), ("vagar", "vagar")] {
         let ok = ingest_one(
             store,
@@ -49,7 +51,7 @@ pub async fn run(store: &Store, config: &Config, a: DemoArgs) -> anyhow::Result<
             &town,
             dataset,
             Some(layer),
-            None,
+            Some(town_crs),
             "Exempelby kommun (generated sample)",
         )
         .await;

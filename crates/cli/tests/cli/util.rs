@@ -93,6 +93,7 @@ impl Run {
             assert!(err.contains(n), "stderr should mention {n:?}:\n{err}");
         }
         assert!(!err.contains("panicked"), "must not panic:\n{err}");
+        assert!(!err.contains(" WARN "), "no unexpected warnings:\n{err}");
         self
     }
     pub fn json(&self) -> Value {
