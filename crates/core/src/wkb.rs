@@ -376,4 +376,49 @@ mod tests {
         push(&mut w, &[f64::NAN, f64::NAN]);
         assert!(normalize(&w, None).unwrap().bbox.is_none());
     }
+
+    #[test]
+    fn never_panics_on_mutated_or_truncated_input() {
+        // A deterministic mutation fuzzer (nightly cargo-fuzz is not available everywhere tests run):
+        // flip, overwrite and cut bytes of valid geometries of every shape and check only for no panic.
+        let mut seeds = vec![];
+        let mut poly = le_header(1003);
+        poly.extend_from_slice(&1u32.to_le_bytes());
+        poly.extend_from_slice(&4u32.to_le_bytes());
+        push(
+            &mut poly,
+            &[0.0, 0.0, 1.0, 1.0, 0.0, 2.0, 1.0, 1.0, 3.0, 0.0, 0.0, 1.0],
+        );
+        seeds.push(poly.clone());
+        let mut coll = le_header(7);
+        coll.extend_from_slice(&2u32.to_le_bytes());
+        coll.extend(poly);
+        let mut pt = le_header(1);
+        push(&mut pt, &[5.0, 6.0]);
+        coll.extend(pt.clone());
+        seeds.push(coll);
+        seeds.push(pt);
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let mut w = seeds[(next() % seeds.len() as u64) as usize].clone();
+            for _ in 0..=(next() % 4) {
+                let i = (next() % w.len() as u64) as usize;
+                match next() % 3 {
+                    0 => w[i] ^= 1 << (next() % 8),
+                    1 => w[i] = next() as u8,
+                    _ => w.truncate(i),
+                }
+                if w.is_empty() {
+                    break;
+                }
+            }
+            let _ = normalize(&w, None);
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Vector sources through GDAL/OGR: every vector format the system GDAL reads (GeoPackage, Shapefile,
 //! GeoJSON, FlatGeobuf, GML, SQLite/SpatiaLite, CSV with WKT, …), all layers or one, 2D and 3D.
 
+mod checks;
 mod crs;
 mod fields;
 mod ogr_ffi;
