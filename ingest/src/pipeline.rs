@@ -185,6 +185,7 @@ pub async fn ingest(
             provenance,
             quality: out.quality.clone(),
         };
+        tracing::info!(dataset = %name, rows, "writing Parquet files and committing");
         let outcome = store.commit(request, out.schema, out.batches).await?;
         reports.push(IngestReport {
             dataset: name.to_string(),

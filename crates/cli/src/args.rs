@@ -8,7 +8,7 @@ const ABOUT: &str =
     "tvilling: a versioned urban digital twin store — ingest, inspect, version and export geodata";
 
 const LONG_ABOUT: &str = "\
-tvilling keeps every dataset of an urban digital twin as a versioned Delta Lake table: each ingest is a
+tvilling keeps every dataset of an urban digital twin as a versioned Delta Lake table: each ingest is a \
 commit with provenance (source, sha256, user, time) and a quality report, and every version stays readable.
 
 Typical session:
@@ -19,6 +19,7 @@ Typical session:
   tvilling export byggnader --format geoparquet --out arkiv/byggnader.parquet --version 1
 
 Exit codes: 0 success; 1 finished with rejected items (see the quality report); 2 failed, nothing committed.
+
 Logs go to stderr (RUST_LOG filters them, --log-format json for ETL); data goes to stdout.";
 
 /// The `tvilling` command line.
@@ -104,8 +105,8 @@ Examples:
   tvilling ingest by_14.shp --dataset byggnader --mode upsert --key OBJEKT_ID
   tvilling ingest vagar.shp --dataset vagar --to-crs EPSG:3006 --classification open
 
-Re-ingesting a byte-identical source the same way is a no-op. A source with several layers and no --layer
-writes one dataset per layer, named <dataset>_<layer>.")]
+Re-ingesting a byte-identical source the same way is a no-op. A source with several layers and no \
+--layer writes one dataset per layer, named <dataset>_<layer>.")]
 pub struct IngestArgs {
     /// The source: any OGR vector format (GeoPackage, Shapefile, GeoJSON, FlatGeobuf, GML, SQLite, CSV with WKT)
     #[arg(value_name = "SOURCE")]
