@@ -8,15 +8,7 @@ use crate::util::Env;
 fn with_dataset() -> (Env, String) {
     let env = Env::new();
     let town = env.town("town.gpkg", 25, 11);
-    env.run(&[
-        "ingest",
-        town.to_str().unwrap(),
-        "--dataset",
-        "hus",
-        "--layer",
-        "byggnader",
-    ])
-    .ok();
+    env.ingest_buildings(&town, "hus", &[]);
     (env, "hus".into())
 }
 

@@ -55,15 +55,7 @@ fn two_ingests_racing_on_one_dataset_both_land_whole() {
 fn a_writer_killed_mid_ingest_leaves_the_last_version() {
     let env = Env::new();
     let small = env.town("small.gpkg", 20, 31);
-    env.run(&[
-        "ingest",
-        small.to_str().unwrap(),
-        "--dataset",
-        "hus",
-        "--layer",
-        "byggnader",
-    ])
-    .ok();
+    env.ingest_buildings(&small, "hus", &[]);
     let big = env.town("big.gpkg", 60_000, 32);
     let table = env.store().join("hus");
 

@@ -41,6 +41,33 @@ impl Env {
     pub fn info(&self, name: &str) -> Value {
         self.run(&["info", name, "--format", "json"]).ok().json()
     }
+    /// Ingests the `byggnader` layer of a generated town into `dataset`, with extra flags; asserts success.
+    pub fn ingest_buildings(&self, town: &Path, dataset: &str, extra: &[&str]) -> Run {
+        let mut args = vec![
+            "ingest",
+            town.to_str().unwrap(),
+            "--dataset",
+            dataset,
+            "--layer",
+            "byggnader",
+        ];
+        args.extend(extra);
+        self.run(&args).ok()
+    }
+    /// Exports a dataset as GeoJSON and returns the parsed FeatureCollection.
+    pub fn export_geojson(&self, dataset: &str) -> Value {
+        let out = self.path(&format!("{dataset}-export.geojson"));
+        self.run(&[
+            "export",
+            dataset,
+            "--format",
+            "geojson",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .ok();
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap()
+    }
     /// Generates the sample town with `n` buildings and returns its path.
     pub fn town(&self, file: &str, n: usize, seed: u64) -> PathBuf {
         let p = self.path(file);

@@ -9,15 +9,7 @@ fn reads_an_older_version_by_number_and_by_time_after_an_overwrite() {
     let env = Env::new();
     let small = env.town("small.gpkg", 40, 1);
     let big = env.town("big.gpkg", 90, 2);
-    env.run(&[
-        "ingest",
-        small.to_str().unwrap(),
-        "--dataset",
-        "byggnader",
-        "--layer",
-        "byggnader",
-    ])
-    .ok();
+    env.ingest_buildings(&small, "byggnader", &[]);
     std::thread::sleep(Duration::from_millis(1200));
     let between = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     std::thread::sleep(Duration::from_millis(1200));
@@ -189,18 +181,7 @@ fn upsert_by_key_updates_matching_rows_and_adds_new_ones() {
     ])
     .ok();
     assert_eq!(env.info("hus")["rows"], 30);
-    let out = env.path("after.geojson");
-    env.run(&[
-        "export",
-        "hus",
-        "--format",
-        "geojson",
-        "--out",
-        out.to_str().unwrap(),
-    ])
-    .ok();
-    let after: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let after = env.export_geojson("hus");
     let row = after["features"]
         .as_array()
         .unwrap()
@@ -231,15 +212,7 @@ fn upsert_by_key_updates_matching_rows_and_adds_new_ones() {
 fn classification_changes_are_versions_and_default_is_internal() {
     let env = Env::new();
     let town = env.town("t.gpkg", 10, 9);
-    env.run(&[
-        "ingest",
-        town.to_str().unwrap(),
-        "--dataset",
-        "hus",
-        "--layer",
-        "byggnader",
-    ])
-    .ok();
+    env.ingest_buildings(&town, "hus", &[]);
     assert_eq!(env.info("hus")["classification"], "internal");
     env.run(&["classify", "hus", "open"]).ok();
     let info = env.info("hus");
@@ -354,18 +327,7 @@ fn a_property_missing_from_one_feature_is_stored_as_null_not_as_a_default() {
         .ok();
     let fill = &env.info("punkter")["last_quality"]["completeness"]["attributes"];
     assert_eq!(fill["vaningar"]["nulls"], 1, "{fill}");
-    let out = env.path("out.geojson");
-    env.run(&[
-        "export",
-        "punkter",
-        "--format",
-        "geojson",
-        "--out",
-        out.to_str().unwrap(),
-    ])
-    .ok();
-    let fc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let fc = env.export_geojson("punkter");
     let b = fc["features"]
         .as_array()
         .unwrap()
