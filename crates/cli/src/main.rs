@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     let config = match tvilling::config::Config::load(&cli) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", render(&e));
             return ExitCode::from(2);
         }
     };
@@ -30,8 +30,24 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             tracing::debug!("{e:?}");
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", render(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes on one line, skipping a cause whose text the message already carries (typed
+/// errors embed their source's text, so the plain `{:#}` chain would repeat it).
+fn render(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }

@@ -52,6 +52,8 @@ fn reads_an_older_version_by_number_and_by_time_after_an_overwrite() {
     .ok();
     assert_eq!(crate::util::gdal_count(&out), 40);
 
+    env.run(&["info", "byggnader", "--as-of", "2001-01-01T00:00:00Z"])
+        .fails_with(&["no version as of 2001-01-01", "first version 0"]);
     env.run(&["info", "byggnader", "--version", "7"])
         .fails_with(&["no version 7", "tvilling log byggnader"]);
 

@@ -204,6 +204,22 @@ impl Store {
                     .load_with_datetime(t)
                     .await
                     .map_err(|e| version_error(name, &t.to_rfc3339(), e))?;
+                // Delta falls back to the first version for a time before it; the dataset did not
+                // exist then, and answering with version 0 would be silently wrong.
+                let v = table.version().unwrap_or(0);
+                let committed = table.snapshot()?.version_timestamp(v);
+                if let Some(ms) = committed.filter(|ms| *ms > t.timestamp_millis()) {
+                    let first = DateTime::from_timestamp_millis(ms)
+                        .map(|d| d.to_rfc3339())
+                        .unwrap_or_default();
+                    return Err(Error::VersionNotFound {
+                        name: name.to_string(),
+                        what: format!(
+                            "as of {} (its first version {v} was committed at {first})",
+                            t.to_rfc3339()
+                        ),
+                    });
+                }
                 table
             }
         };
