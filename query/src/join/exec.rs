@@ -1,0 +1,303 @@
+//! `SpatialJoinExec`: an inner join on a spatial predicate through an R-tree.
+//!
+//! The build side (the join's left input, which DataFusion's join selection makes the smaller one) is
+//! collected once and shared by every output partition: its geometries are evaluated, prepared
+//! ([`Prepared`]) and put into an `rstar` R-tree of their envelopes. Each partition of the probe side then
+//! streams through on its own core: a probe row's envelope (grown by the distance for `ST_DWithin`) finds the
+//! candidates, the exact predicate keeps the true pairs, and any other conditions of the join filter are
+//! evaluated on the pairs.
+
+use std::fmt;
+use std::sync::Arc;
+
+use deltalake::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, UInt32Array};
+use deltalake::arrow::compute::{concat_batches, take};
+use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::datafusion::common::tree_node::TreeNodeRecursion;
+use deltalake::datafusion::common::{DataFusionError, JoinSide, Result};
+use deltalake::datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use deltalake::datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use deltalake::datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use deltalake::datafusion::physical_plan::joins::utils::JoinFilter;
+use deltalake::datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
+use deltalake::datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use deltalake::datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning, PlanProperties, collect,
+};
+use futures::{StreamExt, TryStreamExt};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{AABB, RTree};
+use tokio::sync::OnceCell;
+
+use super::predicate::{Predicate, Prepared};
+use crate::geom::wkb_array;
+use crate::shape::Geom;
+
+type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
+
+/// What the rule found in a join filter.
+#[derive(Debug, Clone)]
+pub struct SpatialCondition {
+    /// The test.
+    pub predicate: Predicate,
+    /// Whether the build (left) geometry is the SQL function's first argument.
+    pub build_is_a: bool,
+    /// The build-side geometry, over the left input's columns.
+    pub build_geom: Arc<dyn PhysicalExpr>,
+    /// The probe-side geometry, over the right input's columns.
+    pub probe_geom: Arc<dyn PhysicalExpr>,
+    /// The SQL text of the condition, for `EXPLAIN`.
+    pub display: String,
+}
+
+struct BuildSide {
+    batch: RecordBatch,
+    tree: RTree<Entry>,
+    geoms: Vec<Option<Prepared>>,
+}
+
+/// An R-tree spatial join (inner).
+#[derive(Debug)]
+pub struct SpatialJoinExec {
+    left: Arc<dyn ExecutionPlan>,
+    right: Arc<dyn ExecutionPlan>,
+    condition: SpatialCondition,
+    /// The rest of the join filter (evaluated on candidate pairs), if any.
+    residual: Option<JoinFilter>,
+    projection: Option<Vec<usize>>,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+    build: Arc<OnceCell<Arc<BuildSide>>>,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl fmt::Debug for BuildSide {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BuildSide({} rows)", self.batch.num_rows())
+    }
+}
+
+impl SpatialJoinExec {
+    /// A spatial join producing `schema` (the replaced join's output schema).
+    pub fn new(
+        left: Arc<dyn ExecutionPlan>,
+        right: Arc<dyn ExecutionPlan>,
+        condition: SpatialCondition,
+        residual: Option<JoinFilter>,
+        projection: Option<Vec<usize>>,
+        schema: SchemaRef,
+    ) -> Self {
+        let partitions = right.output_partitioning().partition_count();
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(schema.clone()),
+            Partitioning::UnknownPartitioning(partitions),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        SpatialJoinExec {
+            left,
+            right,
+            condition,
+            residual,
+            projection,
+            schema,
+            properties: Arc::new(properties),
+            build: Arc::new(OnceCell::new()),
+            metrics: ExecutionPlanMetricsSet::new(),
+        }
+    }
+}
+
+impl DisplayAs for SpatialJoinExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "SpatialJoinExec: on={}, index=rtree(left)", self.condition.display)?;
+        if let Some(r) = &self.residual {
+            write!(f, ", filter={}", r.expression())?;
+        }
+        Ok(())
+    }
+}
+
+/// Evaluates a geometry expression over a batch and reads it as WKB.
+fn geometry_column(expr: &Arc<dyn PhysicalExpr>, batch: &RecordBatch) -> Result<deltalake::arrow::array::BinaryArray> {
+    let value = expr.evaluate(batch)?.into_array(batch.num_rows())?;
+    let field = expr.return_field(&batch.schema())?;
+    wkb_array(&value, &field)
+}
+
+/// The 2D envelope and `geo` geometry of a WKB value; `None` for empty or unreadable geometries, which match
+/// nothing (the SQL functions say false for empty inputs, and an unreadable one fails the query elsewhere).
+fn read(wkb: &[u8]) -> Option<([f64; 4], geo::Geometry)> {
+    let g = Geom::from_wkb(wkb).ok()?;
+    if g.shape.is_empty() {
+        return None;
+    }
+    let geo = g.to_geo()?;
+    let rect = geo::BoundingRect::bounding_rect(&geo)?;
+    Some(([rect.min().x, rect.min().y, rect.max().x, rect.max().y], geo))
+}
+
+async fn build_side(left: Arc<dyn ExecutionPlan>, expr: Arc<dyn PhysicalExpr>, ctx: Arc<TaskContext>) -> Result<Arc<BuildSide>> {
+    let schema = left.schema();
+    let batches = collect(left, ctx).await?;
+    let batch = concat_batches(&schema, &batches)?;
+    let wkb = geometry_column(&expr, &batch)?;
+    let mut entries = Vec::with_capacity(wkb.len());
+    let mut geoms = Vec::with_capacity(wkb.len());
+    for i in 0..wkb.len() {
+        let read = if wkb.is_valid(i) { read(wkb.value(i)) } else { None };
+        match read {
+            Some((e, g)) => {
+                entries.push(GeomWithData::new(Rectangle::from_corners([e[0], e[1]], [e[2], e[3]]), i as u32));
+                geoms.push(Some(Prepared::new(g)));
+            }
+            None => geoms.push(None),
+        }
+    }
+    Ok(Arc::new(BuildSide { batch, tree: RTree::bulk_load(entries), geoms }))
+}
+
+/// Joins one probe batch against the build side.
+fn probe(
+    build: &BuildSide,
+    batch: &RecordBatch,
+    condition: &SpatialCondition,
+    residual: Option<&JoinFilter>,
+    projection: Option<&[usize]>,
+    schema: &SchemaRef,
+) -> Result<RecordBatch> {
+    let wkb = geometry_column(&condition.probe_geom, batch)?;
+    let reach = condition.predicate.reach();
+    let (mut left_idx, mut right_idx) = (Vec::new(), Vec::new());
+    for row in 0..wkb.len() {
+        if !wkb.is_valid(row) {
+            continue;
+        }
+        let Some((e, g)) = read(wkb.value(row)) else { continue };
+        let env = AABB::from_corners([e[0] - reach, e[1] - reach], [e[2] + reach, e[3] + reach]);
+        for hit in build.tree.locate_in_envelope_intersecting(&env) {
+            let i = hit.data as usize;
+            if let Some(Some(prepared)) = build.geoms.get(i)
+                && prepared.test(condition.predicate, &g, condition.build_is_a)
+            {
+                left_idx.push(hit.data);
+                right_idx.push(row as u32);
+            }
+        }
+    }
+    let (left_idx, right_idx) = (UInt32Array::from(left_idx), UInt32Array::from(right_idx));
+    let take_all = |b: &RecordBatch, idx: &UInt32Array| -> Result<Vec<ArrayRef>> {
+        b.columns().iter().map(|c| take(c.as_ref(), idx, None).map_err(Into::into)).collect()
+    };
+    let mut left_cols = take_all(&build.batch, &left_idx)?;
+    let mut right_cols = take_all(batch, &right_idx)?;
+    let rows = left_idx.len();
+    if let Some(filter) = residual {
+        let inputs: Vec<ArrayRef> = filter
+            .column_indices()
+            .iter()
+            .map(|c| match c.side {
+                JoinSide::Left => left_cols[c.index].clone(),
+                _ => right_cols[c.index].clone(),
+            })
+            .collect();
+        let pairs = RecordBatch::try_new_with_options(
+            filter.schema().clone(),
+            inputs,
+            &RecordBatchOptions::new().with_row_count(Some(rows)),
+        )?;
+        let keep = filter.expression().evaluate(&pairs)?.into_array(rows)?;
+        let keep = keep
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .ok_or_else(|| DataFusionError::Internal("join filter is not boolean".into()))?;
+        let mask = deltalake::arrow::compute::prep_null_mask_filter(keep);
+        left_cols = left_cols.iter().map(|c| deltalake::arrow::compute::filter(c, &mask)).collect::<std::result::Result<_, _>>()?;
+        right_cols = right_cols.iter().map(|c| deltalake::arrow::compute::filter(c, &mask)).collect::<std::result::Result<_, _>>()?;
+    }
+    let rows = left_cols.first().or(right_cols.first()).map_or(0, |c| c.len());
+    let all: Vec<ArrayRef> = left_cols.into_iter().chain(right_cols).collect();
+    let columns = match projection {
+        Some(p) => p.iter().map(|&i| all[i].clone()).collect(),
+        None => all,
+    };
+    Ok(RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(rows)),
+    )?)
+}
+
+impl ExecutionPlan for SpatialJoinExec {
+    fn name(&self) -> &str {
+        "SpatialJoinExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.left, &self.right]
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        let roots = [&self.condition.build_geom, &self.condition.probe_geom]
+            .into_iter()
+            .chain(self.residual.iter().map(|r| r.expression()));
+        for e in roots {
+            if f(e)? == TreeNodeRecursion::Stop {
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        let [left, right]: [Arc<dyn ExecutionPlan>; 2] = children
+            .try_into()
+            .map_err(|_| DataFusionError::Internal("SpatialJoinExec takes two children".into()))?;
+        Ok(Arc::new(SpatialJoinExec::new(
+            left,
+            right,
+            self.condition.clone(),
+            self.residual.clone(),
+            self.projection.clone(),
+            self.schema.clone(),
+        )))
+    }
+
+    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let cell = self.build.clone();
+        let (left, build_expr) = (self.left.clone(), self.condition.build_geom.clone());
+        let build_ctx = context.clone();
+        let build = async move {
+            cell.get_or_try_init(|| build_side(left, build_expr, build_ctx)).await.cloned()
+        };
+        let probe_stream = self.right.execute(partition, context)?;
+        let (condition, residual, projection, schema) =
+            (self.condition.clone(), self.residual.clone(), self.projection.clone(), self.schema.clone());
+        let metrics = BaselineMetrics::new(&self.metrics, partition);
+        let out_schema = schema.clone();
+        let stream = futures::stream::once(async move {
+            let build = build.await?;
+            let joined = probe_stream.map(move |batch| {
+                let batch = batch?;
+                let timer = metrics.elapsed_compute().timer();
+                let out = probe(&build, &batch, &condition, residual.as_ref(), projection.as_deref(), &schema);
+                timer.done();
+                out.inspect(|b| metrics.record_output(b.num_rows()))
+            });
+            Ok::<_, DataFusionError>(joined)
+        })
+        .try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(out_schema, stream)))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+}
