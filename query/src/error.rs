@@ -15,7 +15,9 @@ pub enum Error {
     #[error("SQL is read-only: {0}")]
     ReadOnly(String),
     /// The statement ran past the configured limit.
-    #[error("the query was cancelled after {0:?} (the statement timeout); raise it with --timeout or query.timeout")]
+    #[error(
+        "the query was cancelled after {0:?} (the statement timeout); raise it with --timeout or query.timeout"
+    )]
     Timeout(Duration),
 }
 

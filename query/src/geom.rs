@@ -78,9 +78,9 @@ pub fn crs_from_scalar(value: &ScalarValue, function: &str) -> Result<Option<Str
         return Ok((code != 0).then(|| format!("EPSG:{code}")));
     }
     match value {
-        ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s)) => {
-            Ok(Some(normalize_crs(s)))
-        }
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::Utf8View(Some(s))
+        | ScalarValue::LargeUtf8(Some(s)) => Ok(Some(normalize_crs(s))),
         other => Err(DataFusionError::Plan(format!(
             "{function}: the SRID must be an integer EPSG code like 3006 or a string like 'EPSG:3006', not {other}"
         ))),
@@ -104,7 +104,9 @@ pub fn wkb_array(array: &ArrayRef, field: &Field) -> Result<BinaryArray> {
     match array.data_type() {
         DataType::Null => Ok(BinaryArray::new_null(array.len())),
         DataType::Binary => Ok(binary(array)?.clone()),
-        DataType::LargeBinary | DataType::BinaryView => Ok(binary(&cast(array, &DataType::Binary)?)?.clone()),
+        DataType::LargeBinary | DataType::BinaryView => {
+            Ok(binary(&cast(array, &DataType::Binary)?)?.clone())
+        }
         _ => {
             let field = field.clone().with_data_type(array.data_type().clone());
             let geo = from_arrow_array(array.as_ref(), &field).map_err(|e| {
@@ -115,20 +117,27 @@ pub fn wkb_array(array: &ArrayRef, field: &Field) -> Result<BinaryArray> {
                 ))
             })?;
             let wkb = to_wkb::<i32>(geo.as_ref()).map_err(|e| {
-                DataFusionError::Execution(format!("cannot read `{}` as a geometry: {e}", field.name()))
+                DataFusionError::Execution(format!(
+                    "cannot read `{}` as a geometry: {e}",
+                    field.name()
+                ))
             })?;
-            Ok(wkb.to_array_ref().as_any().downcast_ref::<BinaryArray>().cloned().ok_or_else(|| {
-                DataFusionError::Internal("GeoArrow WKB array is not Binary".to_string())
-            })?)
+            Ok(wkb
+                .to_array_ref()
+                .as_any()
+                .downcast_ref::<BinaryArray>()
+                .cloned()
+                .ok_or_else(|| {
+                    DataFusionError::Internal("GeoArrow WKB array is not Binary".to_string())
+                })?)
         }
     }
 }
 
 fn binary(array: &ArrayRef) -> Result<&BinaryArray> {
-    array
-        .as_any()
-        .downcast_ref::<BinaryArray>()
-        .ok_or_else(|| DataFusionError::Internal(format!("expected Binary, got {}", array.data_type())))
+    array.as_any().downcast_ref::<BinaryArray>().ok_or_else(|| {
+        DataFusionError::Internal(format!("expected Binary, got {}", array.data_type()))
+    })
 }
 
 /// Builds a WKB array from optional geometries.

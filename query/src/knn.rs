@@ -8,7 +8,9 @@
 
 use std::sync::Arc;
 
-use deltalake::arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array};
+use deltalake::arrow::array::{
+    Array, ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array,
+};
 use deltalake::arrow::datatypes::{DataType, Field, Schema};
 use deltalake::datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use deltalake::datafusion::common::{DataFusionError, Result, ScalarValue, plan_err};
@@ -35,21 +37,29 @@ impl StKnn {
     }
 }
 
-const USAGE: &str = "use st_knn('left_dataset', 'right_dataset', k) or st_knn('left', 'right', k, max_distance)";
+const USAGE: &str =
+    "use st_knn('left_dataset', 'right_dataset', k) or st_knn('left', 'right', k, max_distance)";
 
 /// A dataset's ids and geometries (rows with an empty or missing geometry are left out).
-async fn features(store: &Store, name: &DatasetName) -> tvilling_core::Result<Vec<(String, geo::Geometry)>> {
+async fn features(
+    store: &Store,
+    name: &DatasetName,
+) -> tvilling_core::Result<Vec<(String, geo::Geometry)>> {
     let (_, mut stream) = store.scan(name, At::Latest).await?;
     let mut out = Vec::new();
     while let Some(batch) = stream.next().await {
         let batch = batch?;
-        let (Some(ids), Some(geoms)) = (batch.column_by_name("id"), batch.column_by_name("geometry")) else {
+        let (Some(ids), Some(geoms)) =
+            (batch.column_by_name("id"), batch.column_by_name("geometry"))
+        else {
             continue;
         };
         let ids = deltalake::arrow::compute::cast(ids, &DataType::Utf8)?;
         let (Some(ids), Some(geoms)) = (
             ids.as_any().downcast_ref::<StringArray>(),
-            geoms.as_any().downcast_ref::<deltalake::arrow::array::BinaryArray>(),
+            geoms
+                .as_any()
+                .downcast_ref::<deltalake::arrow::array::BinaryArray>(),
         ) else {
             continue;
         };
@@ -82,7 +92,10 @@ pub fn nearest(
         .enumerate()
         .filter_map(|(i, (_, g))| {
             let r = g.bounding_rect()?;
-            Some(GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), i as u32))
+            Some(GeomWithData::new(
+                Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+                i as u32,
+            ))
         })
         .collect();
     let tree = RTree::bulk_load(entries);
@@ -94,7 +107,11 @@ pub fn nearest(
         let mut best: Vec<(f64, u32)> = Vec::with_capacity(k + 1);
         for (hit, d2) in tree.nearest_neighbor_iter_with_distance_2(&centre) {
             let bound = (d2.sqrt() - half_diagonal).max(0.0);
-            let kth = if best.len() == k { best[k - 1].0 } else { f64::INFINITY };
+            let kth = if best.len() == k {
+                best[k - 1].0
+            } else {
+                f64::INFINITY
+            };
             if bound > kth.min(max_distance) {
                 break;
             }
@@ -105,7 +122,11 @@ pub fn nearest(
                 best.truncate(k);
             }
         }
-        out.extend(best.into_iter().enumerate().map(|(rank, (d, ri))| (li as u32, ri, d, rank as u32 + 1)));
+        out.extend(
+            best.into_iter()
+                .enumerate()
+                .map(|(rank, (d, ri))| (li as u32, ri, d, rank as u32 + 1)),
+        );
     }
     out
 }
@@ -119,9 +140,9 @@ fn literal(e: &Expr) -> Option<&ScalarValue> {
 
 fn dataset(e: &Expr, which: &str) -> Result<DatasetName> {
     match literal(e) {
-        Some(ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s))) => {
-            s.parse().map_err(|e| DataFusionError::Plan(format!("st_knn: {e}")))
-        }
+        Some(ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s))) => s
+            .parse()
+            .map_err(|e| DataFusionError::Plan(format!("st_knn: {e}"))),
         _ => plan_err!("st_knn: the {which} argument must be a dataset name in quotes; {USAGE}"),
     }
 }
@@ -133,27 +154,40 @@ fn number(e: &Expr, which: &str) -> Result<f64> {
             ScalarValue::Float64(Some(x)) if x >= 0.0 => Some(x),
             _ => None,
         })
-        .ok_or_else(|| DataFusionError::Plan(format!("st_knn: {which} must be a non-negative number; {USAGE}")))
+        .ok_or_else(|| {
+            DataFusionError::Plan(format!(
+                "st_knn: {which} must be a non-negative number; {USAGE}"
+            ))
+        })
 }
 
 impl TableFunctionImpl for StKnn {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let exprs = args.exprs();
         if !(3..=4).contains(&exprs.len()) {
-            return plan_err!("st_knn takes 3 or 4 arguments, got {}; {USAGE}", exprs.len());
+            return plan_err!(
+                "st_knn takes 3 or 4 arguments, got {}; {USAGE}",
+                exprs.len()
+            );
         }
         let (left, right) = (dataset(&exprs[0], "first")?, dataset(&exprs[1], "second")?);
         let k = number(&exprs[2], "k")? as usize;
         if k == 0 || k > 10_000 {
             return plan_err!("st_knn: k must be between 1 and 10000, got {k}");
         }
-        let max_distance = exprs.get(3).map(|e| number(e, "max_distance")).transpose()?.unwrap_or(f64::INFINITY);
+        let max_distance = exprs
+            .get(3)
+            .map(|e| number(e, "max_distance"))
+            .transpose()?
+            .unwrap_or(f64::INFINITY);
         let (l_props, r_props) = (left.clone(), right.clone());
         let store = self.store.clone();
         // Planned synchronously (see table_at): read both datasets on a helper thread with its own runtime.
         let loaded = std::thread::scope(|s| {
             s.spawn(|| {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
                 rt.block_on(async {
                     let lp = store.properties(&l_props).await?;
                     let rp = store.properties(&r_props).await?;
@@ -163,7 +197,10 @@ impl TableFunctionImpl for StKnn {
                             lp.crs, rp.crs
                         )));
                     }
-                    Ok((features(&store, &l_props).await?, features(&store, &r_props).await?))
+                    Ok((
+                        features(&store, &l_props).await?,
+                        features(&store, &r_props).await?,
+                    ))
                 })
                 .map_err(|e| std::io::Error::other(e.to_string()))
             })
@@ -182,8 +219,12 @@ impl TableFunctionImpl for StKnn {
             Field::new("rank", DataType::UInt32, false),
         ]));
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(pairs.iter().map(|p| lf[p.0 as usize].0.as_str()))),
-            Arc::new(StringArray::from_iter_values(pairs.iter().map(|p| rf[p.1 as usize].0.as_str()))),
+            Arc::new(StringArray::from_iter_values(
+                pairs.iter().map(|p| lf[p.0 as usize].0.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                pairs.iter().map(|p| rf[p.1 as usize].0.as_str()),
+            )),
             Arc::new(Float64Array::from_iter_values(pairs.iter().map(|p| p.2))),
             Arc::new(UInt32Array::from_iter_values(pairs.iter().map(|p| p.3))),
         ];
@@ -203,16 +244,28 @@ mod tests {
                 .map(|i| {
                     let x = ((i * 7919) % 101) as f64 + off;
                     let y = ((i * 104_729) % 97) as f64;
-                    (format!("{i}"), geo::Geometry::Polygon(geo::Rect::new((x, y), (x + 1.5, y + 0.5)).to_polygon()))
+                    (
+                        format!("{i}"),
+                        geo::Geometry::Polygon(
+                            geo::Rect::new((x, y), (x + 1.5, y + 0.5)).to_polygon(),
+                        ),
+                    )
                 })
                 .collect()
         };
         let (left, right) = (pts(60, 0.3), pts(200, 0.0));
         let got = nearest(&left, &right, 3, f64::INFINITY);
         for (li, (_, g)) in left.iter().enumerate() {
-            let mut all: Vec<f64> = right.iter().map(|(_, r)| Euclidean.distance(g, r)).collect();
+            let mut all: Vec<f64> = right
+                .iter()
+                .map(|(_, r)| Euclidean.distance(g, r))
+                .collect();
             all.sort_by(f64::total_cmp);
-            let mine: Vec<f64> = got.iter().filter(|p| p.0 == li as u32).map(|p| p.2).collect();
+            let mine: Vec<f64> = got
+                .iter()
+                .filter(|p| p.0 == li as u32)
+                .map(|p| p.2)
+                .collect();
             assert_eq!(mine, all[..3].to_vec(), "left {li}");
         }
     }

@@ -37,7 +37,11 @@ enum Col<'a> {
     Other(&'a ArrayRef, ArrayFormatter<'a>),
 }
 
-fn columns<'a>(batch: &'a RecordBatch, schema: &SchemaRef, options: &'a FormatOptions<'a>) -> Result<Vec<Col<'a>>> {
+fn columns<'a>(
+    batch: &'a RecordBatch,
+    schema: &SchemaRef,
+    options: &'a FormatOptions<'a>,
+) -> Result<Vec<Col<'a>>> {
     batch
         .columns()
         .iter()
@@ -46,7 +50,10 @@ fn columns<'a>(batch: &'a RecordBatch, schema: &SchemaRef, options: &'a FormatOp
             if is_geometry(f) {
                 Ok(Col::Geometry(wkb_array(a, f).map_err(value_err)?))
             } else {
-                Ok(Col::Other(a, ArrayFormatter::try_new(a.as_ref(), options).map_err(value_err)?))
+                Ok(Col::Other(
+                    a,
+                    ArrayFormatter::try_new(a.as_ref(), options).map_err(value_err)?,
+                ))
             }
         })
         .collect()
@@ -70,18 +77,30 @@ fn text_cell(col: &Col<'_>, row: usize) -> Result<Option<String>> {
 /// A cell as JSON text: numbers and booleans bare, geometries as GeoJSON geometry objects, the rest as strings.
 fn json_cell(col: &Col<'_>, row: usize) -> Result<String> {
     match col {
-        Col::Geometry(w) => Ok(geometry(w, row)?.map_or("null".into(), |g| to_geojson(&g, 9, None))),
+        Col::Geometry(w) => {
+            Ok(geometry(w, row)?.map_or("null".into(), |g| to_geojson(&g, 9, None)))
+        }
         Col::Other(a, f) => {
             if a.is_null(row) {
                 return Ok("null".into());
             }
             Ok(match a.data_type() {
                 DataType::Float16 | DataType::Float32 | DataType::Float64 => {
-                    let v = deltalake::arrow::compute::cast(&a.slice(row, 1), &DataType::Float64).map_err(value_err)?;
-                    let v = v.as_primitive::<deltalake::arrow::datatypes::Float64Type>().value(0);
-                    if v.is_finite() { number(v, 15) } else { Value::String(v.to_string()).to_string() }
+                    let v = deltalake::arrow::compute::cast(&a.slice(row, 1), &DataType::Float64)
+                        .map_err(value_err)?;
+                    let v = v
+                        .as_primitive::<deltalake::arrow::datatypes::Float64Type>()
+                        .value(0);
+                    if v.is_finite() {
+                        number(v, 15)
+                    } else {
+                        Value::String(v.to_string()).to_string()
+                    }
                 }
-                t if t.is_integer() || t.is_floating() || matches!(t, DataType::Boolean | DataType::Decimal128(_, _)) => {
+                t if t.is_integer()
+                    || t.is_floating()
+                    || matches!(t, DataType::Boolean | DataType::Decimal128(_, _)) =>
+                {
                     f.value(row).to_string()
                 }
                 _ => Value::String(f.value(row).to_string()).to_string(),
@@ -97,7 +116,11 @@ fn format_options() -> FormatOptions<'static> {
 /// Writes a result as a JSON array of row objects (columns in SELECT order).
 pub fn write_json(out: &mut dyn Write, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
     let options = format_options();
-    let names: Vec<String> = schema.fields().iter().map(|f| Value::String(f.name().clone()).to_string()).collect();
+    let names: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| Value::String(f.name().clone()).to_string())
+        .collect();
     out.write_all(b"[")?;
     let mut first = true;
     for batch in batches {
@@ -121,12 +144,16 @@ pub fn write_json(out: &mut dyn Write, schema: &SchemaRef, batches: &[RecordBatc
 /// Writes a result as CSV with a header row; geometries as WKT, NULL as an empty field.
 pub fn write_csv(out: &mut dyn Write, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(schema.fields().iter().map(|f| f.name().as_str())).map_err(value_err)?;
+    w.write_record(schema.fields().iter().map(|f| f.name().as_str()))
+        .map_err(value_err)?;
     let options = format_options();
     for batch in batches {
         let cols = columns(batch, schema, &options)?;
         for row in 0..batch.num_rows() {
-            let record = cols.iter().map(|c| text_cell(c, row).map(Option::unwrap_or_default)).collect::<Result<Vec<_>>>()?;
+            let record = cols
+                .iter()
+                .map(|c| text_cell(c, row).map(Option::unwrap_or_default))
+                .collect::<Result<Vec<_>>>()?;
             w.write_record(&record).map_err(value_err)?;
         }
     }
@@ -136,7 +163,11 @@ pub fn write_csv(out: &mut dyn Write, schema: &SchemaRef, batches: &[RecordBatch
 
 /// Writes a result as a GeoJSON FeatureCollection: the first geometry column is each feature's geometry, the
 /// other columns its properties. A CRS other than WGS 84 is named in the `crs` member GDAL and QGIS read.
-pub fn write_geojson(out: &mut dyn Write, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
+pub fn write_geojson(
+    out: &mut dyn Write,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<()> {
     let geom_index = schema.fields().iter().position(|f| is_geometry(f)).ok_or_else(|| {
         OutputError::Value(
             "--format geojson needs a geometry column in the result; select one (e.g. geometry) or use --format json"
@@ -146,12 +177,22 @@ pub fn write_geojson(out: &mut dyn Write, schema: &SchemaRef, batches: &[RecordB
     let crs = crs_of(schema.field(geom_index));
     out.write_all(b"{\"type\":\"FeatureCollection\"")?;
     if let Some(c) = crs.as_deref().filter(|c| *c != "EPSG:4326") {
-        let urn = c.strip_prefix("EPSG:").map_or(c.to_string(), |code| format!("urn:ogc:def:crs:EPSG::{code}"));
-        write!(out, ",\"crs\":{{\"type\":\"name\",\"properties\":{{\"name\":{}}}}}", Value::String(urn))?;
+        let urn = c.strip_prefix("EPSG:").map_or(c.to_string(), |code| {
+            format!("urn:ogc:def:crs:EPSG::{code}")
+        });
+        write!(
+            out,
+            ",\"crs\":{{\"type\":\"name\",\"properties\":{{\"name\":{}}}}}",
+            Value::String(urn)
+        )?;
     }
     out.write_all(b",\"features\":[")?;
     let options = format_options();
-    let names: Vec<String> = schema.fields().iter().map(|f| Value::String(f.name().clone()).to_string()).collect();
+    let names: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| Value::String(f.name().clone()).to_string())
+        .collect();
     let mut first = true;
     for batch in batches {
         let cols = columns(batch, schema, &options)?;
@@ -180,7 +221,12 @@ pub fn write_geojson(out: &mut dyn Write, schema: &SchemaRef, batches: &[RecordB
 }
 
 /// Writes a result as a table for people; long geometries are shortened to `max_width` characters.
-pub fn write_table(out: &mut dyn Write, schema: &SchemaRef, batches: &[RecordBatch], max_width: usize) -> Result<()> {
+pub fn write_table(
+    out: &mut dyn Write,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    max_width: usize,
+) -> Result<()> {
     let mut table = comfy_table::Table::new();
     table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
     table.set_header(schema.fields().iter().map(|f| f.name().clone()));
@@ -195,7 +241,12 @@ pub fn write_table(out: &mut dyn Write, schema: &SchemaRef, batches: &[RecordBat
                     text_cell(c, row).map(|v| {
                         let v = v.unwrap_or_else(|| "NULL".into());
                         if v.chars().count() > max_width {
-                            format!("{}…", v.chars().take(max_width.saturating_sub(1)).collect::<String>())
+                            format!(
+                                "{}…",
+                                v.chars()
+                                    .take(max_width.saturating_sub(1))
+                                    .collect::<String>()
+                            )
                         } else {
                             v
                         }
@@ -212,7 +263,10 @@ pub fn write_table(out: &mut dyn Write, schema: &SchemaRef, batches: &[RecordBat
 }
 
 /// The result with every geometry column as ISO WKB `Binary` (GeoArrow metadata kept), for Parquet output.
-pub fn wkb_batches(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+pub fn wkb_batches(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let fields: Vec<Field> = schema
         .fields()
         .iter()
@@ -234,7 +288,9 @@ pub fn wkb_batches(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<(Schem
                 .zip(schema.fields())
                 .map(|(a, f)| {
                     if is_geometry(f) {
-                        wkb_array(a, f).map(|w| std::sync::Arc::new(w) as ArrayRef).map_err(value_err)
+                        wkb_array(a, f)
+                            .map(|w| std::sync::Arc::new(w) as ArrayRef)
+                            .map_err(value_err)
                     } else {
                         Ok(a.clone())
                     }

@@ -16,7 +16,9 @@ use deltalake::datafusion::logical_expr::LogicalPlan;
 use deltalake::datafusion::physical_plan::{ExecutionPlan, collect};
 use deltalake::datafusion::prelude::{SessionConfig, SessionContext};
 use deltalake::datafusion::sql::parser::Statement as DfStatement;
-use deltalake::datafusion::sql::sqlparser::ast::{self, Expr as SqlExpr, FunctionArguments, Ident, ObjectName};
+use deltalake::datafusion::sql::sqlparser::ast::{
+    self, Expr as SqlExpr, FunctionArguments, Ident, ObjectName,
+};
 use tvilling_core::{At, Store};
 
 use crate::error::{Error, Result};
@@ -38,7 +40,12 @@ pub struct QueryOptions {
 
 impl Default for QueryOptions {
     fn default() -> Self {
-        QueryOptions { timeout: None, memory_limit: None, spatial_join: true, target_partitions: None }
+        QueryOptions {
+            timeout: None,
+            memory_limit: None,
+            spatial_join: true,
+            target_partitions: None,
+        }
     }
 }
 
@@ -59,7 +66,9 @@ pub struct Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("options", &self.options).finish_non_exhaustive()
+        f.debug_struct("Session")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
     }
 }
 
@@ -104,7 +113,10 @@ impl Session {
         let mut statement = state.sql_to_statement(sql, &dialect)?;
         ensure_read_only(&statement)?;
         rewrite_aggregates(&mut statement);
-        let plan = state.statement_to_plan(statement).await.map_err(explain_values_metadata)?;
+        let plan = state
+            .statement_to_plan(statement)
+            .await
+            .map_err(explain_values_metadata)?;
         // Defence in depth: DataFusion's own check agrees the plan neither writes nor changes settings.
         deltalake::datafusion::execution::context::SQLOptions::new()
             .with_allow_ddl(false)
@@ -140,18 +152,24 @@ impl Session {
     /// Streams a statement's rows (the time limit covers planning only; the caller owns the stream).
     pub async fn stream(&self, sql: &str) -> Result<SendableRecordBatchStream> {
         let physical = self.with_timeout(self.physical_plan(sql)).await?;
-        Ok(deltalake::datafusion::physical_plan::execute_stream(physical, self.ctx.task_ctx())?)
+        Ok(deltalake::datafusion::physical_plan::execute_stream(
+            physical,
+            self.ctx.task_ctx(),
+        )?)
     }
 
     async fn with_timeout<T>(&self, f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
         match self.options.timeout {
-            Some(limit) => tokio::time::timeout(limit, f).await.map_err(|_| Error::Timeout(limit))?,
+            Some(limit) => tokio::time::timeout(limit, f)
+                .await
+                .map_err(|_| Error::Timeout(limit))?,
             None => f.await,
         }
     }
 }
 
-const ALLOWED: &str = "tvilling's SQL is read-only: it answers SELECT, WITH, VALUES, EXPLAIN, DESCRIBE and SHOW";
+const ALLOWED: &str =
+    "tvilling's SQL is read-only: it answers SELECT, WITH, VALUES, EXPLAIN, DESCRIBE and SHOW";
 
 /// Refuses anything but queries before planning, so no statement can write, read files or change settings.
 fn ensure_read_only(statement: &DfStatement) -> Result<()> {
@@ -167,7 +185,11 @@ fn ensure_read_only(statement: &DfStatement) -> Result<()> {
             }
             other => {
                 let text = other.to_string();
-                let verb: String = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+                let verb: String = text
+                    .split_whitespace()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 refuse(&verb)
             }
         },
@@ -181,7 +203,9 @@ fn ensure_read_only(statement: &DfStatement) -> Result<()> {
 /// `ST_Union(geom)` and `ST_Collect(geom)` with one argument are the PostGIS aggregates; DataFusion resolves a
 /// name to the scalar function first, so the one-argument calls are renamed to the aggregates before planning.
 fn rewrite_aggregates(statement: &mut DfStatement) {
-    let DfStatement::Statement(s) = statement else { return };
+    let DfStatement::Statement(s) = statement else {
+        return;
+    };
     let _ = ast::visit_expressions_mut(s.as_mut(), |e| {
         if let SqlExpr::Function(f) = e {
             let one_arg = matches!(&f.args, FunctionArguments::List(l) if l.args.len() == 1);
@@ -203,7 +227,8 @@ fn explain_values_metadata(e: DataFusionError) -> DataFusionError {
     }
     let crs_count = text.matches("\\\"crs\\\"").count();
     DataFusionError::Plan(if crs_count >= 2 {
-        "a VALUES column mixes geometries in different CRS; ST_Transform them to one CRS first".to_string()
+        "a VALUES column mixes geometries in different CRS; ST_Transform them to one CRS first"
+            .to_string()
     } else {
         "a VALUES column mixes geometries with plain values: write a NULL geometry as ST_GeomFromText(NULL) \
          (with the same SRID as the other rows, e.g. ST_GeomFromText(NULL, 3006)) so the column has one CRS"

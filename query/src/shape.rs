@@ -87,7 +87,11 @@ fn bad(msg: impl Into<String>) -> DataFusionError {
 impl Geom {
     /// Reads ISO (or EWKB-flagged) WKB of either byte order.
     pub fn from_wkb(bytes: &[u8]) -> Result<Geom> {
-        let mut r = Reader { buf: bytes, pos: 0, le: true };
+        let mut r = Reader {
+            buf: bytes,
+            pos: 0,
+            le: true,
+        };
         let (shape, has_z) = r.geometry(0)?;
         Ok(Geom { shape, has_z })
     }
@@ -106,7 +110,10 @@ impl Geom {
 
     /// A 2D geometry from `geo`.
     pub fn from_geo(g: &geo::Geometry) -> Geom {
-        Geom { shape: from_geo(g), has_z: false }
+        Geom {
+            shape: from_geo(g),
+            has_z: false,
+        }
     }
 }
 
@@ -119,7 +126,10 @@ struct Reader<'a> {
 impl Reader<'_> {
     fn take<const N: usize>(&mut self) -> Result<[u8; N]> {
         let end = self.pos + N;
-        let bytes = self.buf.get(self.pos..end).ok_or_else(|| bad("truncated"))?;
+        let bytes = self
+            .buf
+            .get(self.pos..end)
+            .ok_or_else(|| bad("truncated"))?;
         self.pos = end;
         let mut a = [0u8; N];
         a.copy_from_slice(bytes);
@@ -127,11 +137,19 @@ impl Reader<'_> {
     }
     fn u32(&mut self) -> Result<u32> {
         let b = self.take::<4>()?;
-        Ok(if self.le { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
+        Ok(if self.le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
     }
     fn f64(&mut self) -> Result<f64> {
         let b = self.take::<8>()?;
-        Ok(if self.le { f64::from_le_bytes(b) } else { f64::from_be_bytes(b) })
+        Ok(if self.le {
+            f64::from_le_bytes(b)
+        } else {
+            f64::from_be_bytes(b)
+        })
     }
     fn count(&mut self, min_bytes_each: usize) -> Result<usize> {
         let n = self.u32()? as usize;
@@ -170,7 +188,11 @@ impl Reader<'_> {
             self.u32()?; // EWKB SRID: the CRS lives on the column, not in the value
         }
         let t = raw & 0x0FFF_FFFF;
-        let (base, iso_z, iso_m) = (t % 1000, matches!(t / 1000, 1 | 3), matches!(t / 1000, 2 | 3));
+        let (base, iso_z, iso_m) = (
+            t % 1000,
+            matches!(t / 1000, 1 | 3),
+            matches!(t / 1000, 2 | 3),
+        );
         let has_z = ewkb_z || iso_z;
         let dims = 2 + usize::from(has_z) + usize::from(ewkb_m || iso_m);
         let shape = match base {
@@ -181,7 +203,9 @@ impl Reader<'_> {
             2 => Shape::LineString(self.coords(dims, has_z)?),
             3 | 17 => {
                 let n = self.count(4)?;
-                let rings = (0..n).map(|_| self.coords(dims, has_z)).collect::<Result<Vec<_>>>()?;
+                let rings = (0..n)
+                    .map(|_| self.coords(dims, has_z))
+                    .collect::<Result<Vec<_>>>()?;
                 if base == 17 {
                     Shape::Triangle(rings.into_iter().next().unwrap_or_default())
                 } else {
@@ -252,7 +276,10 @@ fn line(cs: &[C]) -> geo::LineString {
 
 fn polygon(rings: &[Vec<C>]) -> geo::Polygon {
     let mut it = rings.iter();
-    let outer = it.next().map(|r| line(r)).unwrap_or_else(|| geo::LineString(vec![]));
+    let outer = it
+        .next()
+        .map(|r| line(r))
+        .unwrap_or_else(|| geo::LineString(vec![]));
     geo::Polygon::new(outer, it.map(|r| line(r)).collect())
 }
 
@@ -290,9 +317,9 @@ fn to_geo(shape: &Shape) -> Option<geo::Geometry> {
                 })
                 .collect(),
         )),
-        Shape::Multi(_, parts) => {
-            geo::Geometry::GeometryCollection(geo::GeometryCollection(parts.iter().filter_map(to_geo).collect()))
-        }
+        Shape::Multi(_, parts) => geo::Geometry::GeometryCollection(geo::GeometryCollection(
+            parts.iter().filter_map(to_geo).collect(),
+        )),
     })
 }
 
@@ -308,7 +335,9 @@ fn poly_rings(p: &geo::Polygon) -> Vec<Vec<C>> {
     if p.exterior().0.is_empty() {
         return vec![];
     }
-    std::iter::once(ring(p.exterior())).chain(p.interiors().iter().map(ring)).collect()
+    std::iter::once(ring(p.exterior()))
+        .chain(p.interiors().iter().map(ring))
+        .collect()
 }
 
 fn from_geo(g: &geo::Geometry) -> Shape {
@@ -318,9 +347,17 @@ fn from_geo(g: &geo::Geometry) -> Shape {
         G::Line(l) => Shape::LineString(vec![c3(&l.start), c3(&l.end)]),
         G::LineString(l) => Shape::LineString(ring(l)),
         G::Polygon(p) => Shape::Polygon(poly_rings(p)),
-        G::MultiPoint(m) => Shape::Multi(4, m.0.iter().map(|p| Shape::Point(Some(c3(&p.0)))).collect()),
-        G::MultiLineString(m) => Shape::Multi(5, m.0.iter().map(|l| Shape::LineString(ring(l))).collect()),
-        G::MultiPolygon(m) => Shape::Multi(6, m.0.iter().map(|p| Shape::Polygon(poly_rings(p))).collect()),
+        G::MultiPoint(m) => Shape::Multi(
+            4,
+            m.0.iter().map(|p| Shape::Point(Some(c3(&p.0)))).collect(),
+        ),
+        G::MultiLineString(m) => {
+            Shape::Multi(5, m.0.iter().map(|l| Shape::LineString(ring(l))).collect())
+        }
+        G::MultiPolygon(m) => Shape::Multi(
+            6,
+            m.0.iter().map(|p| Shape::Polygon(poly_rings(p))).collect(),
+        ),
         G::GeometryCollection(c) => Shape::Multi(7, c.0.iter().map(from_geo).collect()),
         G::Rect(r) => Shape::Polygon(poly_rings(&r.to_polygon())),
         G::Triangle(t) => Shape::Polygon(poly_rings(&t.to_polygon())),
@@ -333,9 +370,17 @@ mod tests {
 
     #[test]
     fn wkb_round_trips_3d_and_polyhedral_surfaces() {
-        let tri = vec![[0.0, 0.0, 1.0], [1.0, 0.0, 1.0], [0.0, 1.0, 2.0], [0.0, 0.0, 1.0]];
+        let tri = vec![
+            [0.0, 0.0, 1.0],
+            [1.0, 0.0, 1.0],
+            [0.0, 1.0, 2.0],
+            [0.0, 0.0, 1.0],
+        ];
         let g = Geom {
-            shape: Shape::Multi(15, vec![Shape::Polygon(vec![tri.clone()]), Shape::Polygon(vec![tri])]),
+            shape: Shape::Multi(
+                15,
+                vec![Shape::Polygon(vec![tri.clone()]), Shape::Polygon(vec![tri])],
+            ),
             has_z: true,
         };
         let back = Geom::from_wkb(&g.to_wkb()).expect("parses");
@@ -345,7 +390,11 @@ mod tests {
 
     #[test]
     fn rejects_truncated_and_absurd_counts() {
-        let mut w = Geom { shape: Shape::LineString(vec![[0.0; 3]; 3]), has_z: false }.to_wkb();
+        let mut w = Geom {
+            shape: Shape::LineString(vec![[0.0; 3]; 3]),
+            has_z: false,
+        }
+        .to_wkb();
         w.truncate(w.len() - 1);
         assert!(Geom::from_wkb(&w).is_err());
         let mut huge = vec![1u8, 2, 0, 0, 0];

@@ -43,7 +43,9 @@ impl DatasetTable {
     /// Opens `name` at `at` in `store`.
     pub async fn load(store: &Store, name: &DatasetName, at: At) -> tvilling_core::Result<Self> {
         let table = store.table(name, at).await?;
-        let props = tvilling_core::DatasetProperties::from_configuration(table.snapshot()?.metadata().configuration())?;
+        let props = tvilling_core::DatasetProperties::from_configuration(
+            table.snapshot()?.metadata().configuration(),
+        )?;
         let inner = table.table_provider().await?;
         let crs = props.crs;
         let inner_schema = inner.schema();
@@ -58,10 +60,15 @@ impl DatasetTable {
                 }
             })
             .collect::<Vec<_>>();
-        let has_bbox = BBOX[..4].iter().all(|b| inner_schema.field_with_name(b).is_ok());
+        let has_bbox = BBOX[..4]
+            .iter()
+            .all(|b| inner_schema.field_with_name(b).is_ok());
         Ok(DatasetTable {
             inner,
-            schema: Arc::new(Schema::new_with_metadata(fields, inner_schema.metadata().clone())),
+            schema: Arc::new(Schema::new_with_metadata(
+                fields,
+                inner_schema.metadata().clone(),
+            )),
             has_bbox,
         })
     }
@@ -70,7 +77,9 @@ impl DatasetTable {
 /// The envelope a filter restricts `geometry` to, if it is a spatial predicate between the column and a
 /// constant WKB geometry.
 fn filter_envelope(expr: &Expr) -> Option<[f64; 4]> {
-    let Expr::ScalarFunction(f) = expr else { return None };
+    let Expr::ScalarFunction(f) = expr else {
+        return None;
+    };
     let name = f.func.name();
     if !ENVELOPE_PREDICATES.contains(&name) || f.args.len() < 2 {
         return None;
@@ -79,16 +88,21 @@ fn filter_envelope(expr: &Expr) -> Option<[f64; 4]> {
         (Expr::Column(c), other) | (other, Expr::Column(c)) if c.name == GEOMETRY => other,
         _ => return None,
     };
-    let Expr::Literal(ScalarValue::Binary(Some(wkb)) | ScalarValue::BinaryView(Some(wkb)), _) = constant else {
+    let Expr::Literal(ScalarValue::Binary(Some(wkb)) | ScalarValue::BinaryView(Some(wkb)), _) =
+        constant
+    else {
         return None;
     };
     let b = tvilling_core::wkb::normalize(wkb, None).ok()?.bbox?;
     let grow = if name == "st_dwithin" {
         match f.args.get(2)? {
-            Expr::Literal(v, _) => v.cast_to(&deltalake::arrow::datatypes::DataType::Float64).ok().and_then(|v| match v {
-                ScalarValue::Float64(Some(d)) if d >= 0.0 => Some(d),
-                _ => None,
-            })?,
+            Expr::Literal(v, _) => v
+                .cast_to(&deltalake::arrow::datatypes::DataType::Float64)
+                .ok()
+                .and_then(|v| match v {
+                    ScalarValue::Float64(Some(d)) if d >= 0.0 => Some(d),
+                    _ => None,
+                })?,
             _ => return None,
         }
     } else {
@@ -115,7 +129,10 @@ impl TableProvider for DatasetTable {
         TableType::Base
     }
 
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
         let mut support = self.inner.supports_filters_pushdown(filters)?;
         for (s, f) in support.iter_mut().zip(filters) {
             if self.has_bbox && filter_envelope(f).is_some() {
@@ -148,9 +165,11 @@ pub(crate) fn at_from_scalar(v: &ScalarValue) -> Option<At> {
     match v {
         ScalarValue::Int64(Some(n)) if *n >= 0 => Some(At::Version(*n as u64)),
         ScalarValue::Int32(Some(n)) if *n >= 0 => Some(At::Version(*n as u64)),
-        ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s)) => {
-            chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| At::Timestamp(t.with_timezone(&chrono::Utc)))
-        }
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::Utf8View(Some(s))
+        | ScalarValue::LargeUtf8(Some(s)) => chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| At::Timestamp(t.with_timezone(&chrono::Utc))),
         _ => None,
     }
 }

@@ -40,7 +40,11 @@ impl TableFunctionImpl for TableAt {
         };
         let name = match literal(name) {
             Some(ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s))) => s.clone(),
-            _ => return plan_err!("table_at: the first argument must be a dataset name in quotes; {USAGE}"),
+            _ => {
+                return plan_err!(
+                    "table_at: the first argument must be a dataset name in quotes; {USAGE}"
+                );
+            }
         };
         let at = literal(at).and_then(at_from_scalar).ok_or_else(|| {
             DataFusionError::Plan(format!(
@@ -48,14 +52,19 @@ impl TableFunctionImpl for TableAt {
                  or an RFC 3339 time like '2026-05-01T00:00:00Z'"
             ))
         })?;
-        let dataset: DatasetName = name.parse().map_err(|e| DataFusionError::Plan(format!("table_at: {e}")))?;
+        let dataset: DatasetName = name
+            .parse()
+            .map_err(|e| DataFusionError::Plan(format!("table_at: {e}")))?;
         // Table functions are planned synchronously; load the Delta log on a helper thread with its own runtime
         // so this works whatever runtime (if any) the caller runs on.
         let store = self.store.clone();
         let loaded = std::thread::scope(|s| {
             s.spawn(|| {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-                rt.block_on(DatasetTable::load(&store, &dataset, at)).map_err(|e| std::io::Error::other(e.to_string()))
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                rt.block_on(DatasetTable::load(&store, &dataset, at))
+                    .map_err(|e| std::io::Error::other(e.to_string()))
             })
             .join()
         });

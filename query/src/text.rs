@@ -155,7 +155,9 @@ fn implicit_dimensions(text: &str) -> Option<String> {
 }
 
 fn check_rings(s: &Shape) -> Result<()> {
-    let ring_ok = |r: &Vec<C>| r.len() >= 4 && r.first().map(|c| [c[0], c[1]]) == r.last().map(|c| [c[0], c[1]]);
+    let ring_ok = |r: &Vec<C>| {
+        r.len() >= 4 && r.first().map(|c| [c[0], c[1]]) == r.last().map(|c| [c[0], c[1]])
+    };
     match s {
         Shape::Polygon(rings) if !rings.iter().all(ring_ok) => Err(DataFusionError::Execution(
             "ST_GeomFromText: a polygon ring must be closed (first point = last) and have at least 4 points".into(),
@@ -174,7 +176,11 @@ pub fn geojson_crs(text: &str) -> Option<String> {
 }
 
 fn shorten(s: &str) -> String {
-    if s.len() > 80 { format!("{}…", &s[..s.floor_char_boundary(80)]) } else { s.to_string() }
+    if s.len() > 80 {
+        format!("{}…", &s[..s.floor_char_boundary(80)])
+    } else {
+        s.to_string()
+    }
 }
 
 fn from_wkt_coords(cs: &[wkt::types::Coord<f64>], has_z: &mut bool) -> Vec<C> {
@@ -187,7 +193,12 @@ fn from_wkt_coords(cs: &[wkt::types::Coord<f64>], has_z: &mut bool) -> Vec<C> {
 }
 
 fn from_wkt_polygon(p: &wkt::types::Polygon<f64>, has_z: &mut bool) -> Shape {
-    Shape::Polygon(p.rings().iter().map(|r| from_wkt_coords(r.coords(), has_z)).collect())
+    Shape::Polygon(
+        p.rings()
+            .iter()
+            .map(|r| from_wkt_coords(r.coords(), has_z))
+            .collect(),
+    )
 }
 
 fn from_wkt_geom(w: &wkt::Wkt<f64>, has_z: &mut bool) -> Shape {
@@ -219,12 +230,25 @@ fn from_wkt_geom(w: &wkt::Wkt<f64>, has_z: &mut bool) -> Shape {
         ),
         W::MultiLineString(m) => Shape::Multi(
             5,
-            m.line_strings().iter().map(|l| Shape::LineString(from_wkt_coords(l.coords(), has_z))).collect(),
+            m.line_strings()
+                .iter()
+                .map(|l| Shape::LineString(from_wkt_coords(l.coords(), has_z)))
+                .collect(),
         ),
-        W::MultiPolygon(m) => Shape::Multi(6, m.polygons().iter().map(|p| from_wkt_polygon(p, has_z)).collect()),
-        W::GeometryCollection(c) => {
-            Shape::Multi(7, c.geometries().iter().map(|g| from_wkt_geom(g, has_z)).collect())
-        }
+        W::MultiPolygon(m) => Shape::Multi(
+            6,
+            m.polygons()
+                .iter()
+                .map(|p| from_wkt_polygon(p, has_z))
+                .collect(),
+        ),
+        W::GeometryCollection(c) => Shape::Multi(
+            7,
+            c.geometries()
+                .iter()
+                .map(|g| from_wkt_geom(g, has_z))
+                .collect(),
+        ),
     }
 }
 
@@ -306,7 +330,9 @@ fn geojson_coords(out: &mut String, s: &Shape, z: bool, d: usize) {
         Shape::Triangle(cs) => geojson_list(out, std::slice::from_ref(cs), |o, r| {
             geojson_list(o, r, |o, c| geojson_position(o, c, z, d))
         }),
-        Shape::Polygon(rings) => geojson_list(out, rings, |o, r| geojson_list(o, r, |o, c| geojson_position(o, c, z, d))),
+        Shape::Polygon(rings) => geojson_list(out, rings, |o, r| {
+            geojson_list(o, r, |o, c| geojson_position(o, c, z, d))
+        }),
         Shape::Multi(_, parts) => geojson_list(out, parts, |o, p| geojson_coords(o, p, z, d)),
     }
 }
@@ -317,7 +343,8 @@ fn geojson_error(msg: impl std::fmt::Display) -> DataFusionError {
 
 /// Parses a GeoJSON geometry object (a Feature's `geometry` is accepted too).
 pub fn from_geojson(text: &str) -> Result<Geom> {
-    let v: Value = serde_json::from_str(text).map_err(|e| geojson_error(format!("not JSON: {e}")))?;
+    let v: Value =
+        serde_json::from_str(text).map_err(|e| geojson_error(format!("not JSON: {e}")))?;
     let v = if v.get("type").and_then(Value::as_str) == Some("Feature") {
         v.get("geometry").cloned().unwrap_or(Value::Null)
     } else {
@@ -329,7 +356,9 @@ pub fn from_geojson(text: &str) -> Result<Geom> {
 }
 
 fn geojson_pos(v: &Value, has_z: &mut bool) -> Result<C> {
-    let a = v.as_array().ok_or_else(|| geojson_error(format!("a position must be an array, got {v}")))?;
+    let a = v
+        .as_array()
+        .ok_or_else(|| geojson_error(format!("a position must be an array, got {v}")))?;
     let n = |i: usize| a.get(i).and_then(Value::as_f64);
     match (n(0), n(1)) {
         (Some(x), Some(y)) => {
@@ -337,7 +366,9 @@ fn geojson_pos(v: &Value, has_z: &mut bool) -> Result<C> {
             *has_z |= z.is_some();
             Ok([x, y, z.unwrap_or(0.0)])
         }
-        _ => Err(geojson_error(format!("a position needs two numbers, got {v}"))),
+        _ => Err(geojson_error(format!(
+            "a position needs two numbers, got {v}"
+        ))),
     }
 }
 
@@ -350,26 +381,47 @@ fn parse_list<T>(v: &Value, f: &mut dyn FnMut(&Value) -> Result<T>) -> Result<Ve
 }
 
 fn geojson_shape(v: &Value, has_z: &mut bool) -> Result<Shape> {
-    let kind = v.get("type").and_then(Value::as_str).ok_or_else(|| geojson_error("missing \"type\""))?;
-    let coords = || v.get("coordinates").ok_or_else(|| geojson_error(format!("{kind} without \"coordinates\"")));
+    let kind = v
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| geojson_error("missing \"type\""))?;
+    let coords = || {
+        v.get("coordinates")
+            .ok_or_else(|| geojson_error(format!("{kind} without \"coordinates\"")))
+    };
     let line = |v: &Value, has_z: &mut bool| parse_list(v, &mut |p| geojson_pos(p, has_z));
     Ok(match kind {
         "Point" => {
             let c = coords()?;
-            if c.as_array().is_some_and(Vec::is_empty) { Shape::Point(None) } else { Shape::Point(Some(geojson_pos(c, has_z)?)) }
+            if c.as_array().is_some_and(Vec::is_empty) {
+                Shape::Point(None)
+            } else {
+                Shape::Point(Some(geojson_pos(c, has_z)?))
+            }
         }
         "LineString" => Shape::LineString(line(coords()?, has_z)?),
         "Polygon" => Shape::Polygon(parse_list(coords()?, &mut |r| line(r, has_z))?),
-        "MultiPoint" => Shape::Multi(4, parse_list(coords()?, &mut |p| Ok(Shape::Point(Some(geojson_pos(p, has_z)?))))?),
-        "MultiLineString" => Shape::Multi(5, parse_list(coords()?, &mut |l| Ok(Shape::LineString(line(l, has_z)?)))?),
+        "MultiPoint" => Shape::Multi(
+            4,
+            parse_list(coords()?, &mut |p| {
+                Ok(Shape::Point(Some(geojson_pos(p, has_z)?)))
+            })?,
+        ),
+        "MultiLineString" => Shape::Multi(
+            5,
+            parse_list(coords()?, &mut |l| Ok(Shape::LineString(line(l, has_z)?)))?,
+        ),
         "MultiPolygon" => Shape::Multi(
             6,
-            parse_list(coords()?, &mut |p| Ok(Shape::Polygon(parse_list(p, &mut |r| line(r, has_z))?)))?,
+            parse_list(coords()?, &mut |p| {
+                Ok(Shape::Polygon(parse_list(p, &mut |r| line(r, has_z))?))
+            })?,
         ),
         "GeometryCollection" => Shape::Multi(
             7,
             parse_list(
-                v.get("geometries").ok_or_else(|| geojson_error("GeometryCollection without \"geometries\""))?,
+                v.get("geometries")
+                    .ok_or_else(|| geojson_error("GeometryCollection without \"geometries\""))?,
                 &mut |g| geojson_shape(g, has_z),
             )?,
         ),
@@ -407,7 +459,9 @@ mod tests {
 
     #[test]
     fn geojson_round_trips_with_z() {
-        let g = from_geojson(r#"{"type":"Polygon","coordinates":[[[0,0,5],[1,0,5],[1,1,6],[0,0,5]]]}"#).expect("parses");
+        let g =
+            from_geojson(r#"{"type":"Polygon","coordinates":[[[0,0,5],[1,0,5],[1,1,6],[0,0,5]]]}"#)
+                .expect("parses");
         assert!(g.has_z);
         assert_eq!(
             to_geojson(&g, 9, Some("EPSG:3006")),

@@ -34,7 +34,11 @@ fn dot(a: C, b: C) -> f64 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 fn cross(a: C, b: C) -> C {
-    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
 }
 fn dist(a: C, b: C) -> f64 {
     let d = sub(a, b);
@@ -59,7 +63,9 @@ fn decompose(shape: &Shape, out: &mut Vec<Prim>) {
 /// Triangulates a planar 3D polygon with holes; degenerate polygons fall back to their boundary segments.
 fn triangulate(rings: &[Vec<C>], out: &mut Vec<Prim>) {
     let Some(outer) = rings.first().filter(|r| r.len() >= 3) else {
-        rings.iter().for_each(|r| decompose(&Shape::LineString(r.clone()), out));
+        rings
+            .iter()
+            .for_each(|r| decompose(&Shape::LineString(r.clone()), out));
         return;
     };
     // Newell's normal: its largest component names the axis to drop when projecting to 2D.
@@ -70,7 +76,9 @@ fn triangulate(rings: &[Vec<C>], out: &mut Vec<Prim>) {
         n[1] += (a[2] - b[2]) * (a[0] + b[0]);
         n[2] += (a[0] - b[0]) * (a[1] + b[1]);
     }
-    let drop = (0..3).max_by(|&i, &j| n[i].abs().total_cmp(&n[j].abs())).unwrap_or(2);
+    let drop = (0..3)
+        .max_by(|&i, &j| n[i].abs().total_cmp(&n[j].abs()))
+        .unwrap_or(2);
     let (u, v) = match drop {
         0 => (1, 2),
         1 => (2, 0),
@@ -100,14 +108,20 @@ fn triangulate(rings: &[Vec<C>], out: &mut Vec<Prim>) {
             }
         }
         // A polygon with no area (all points on a line) is still its boundary.
-        _ => rings.iter().for_each(|r| decompose(&Shape::LineString(r.clone()), out)),
+        _ => rings
+            .iter()
+            .for_each(|r| decompose(&Shape::LineString(r.clone()), out)),
     }
 }
 
 fn point_segment(p: C, a: C, b: C) -> f64 {
     let ab = sub(b, a);
     let len2 = dot(ab, ab);
-    let t = if len2 > 0.0 { (dot(sub(p, a), ab) / len2).clamp(0.0, 1.0) } else { 0.0 };
+    let t = if len2 > 0.0 {
+        (dot(sub(p, a), ab) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     dist(p, add(a, mul(ab, t)))
 }
 
@@ -127,7 +141,11 @@ fn segment_segment(p1: C, q1: C, p2: C, q2: C) -> f64 {
     }
     let b = dot(d1, d2);
     let denom = a * e - b * b;
-    let mut s = if denom > 0.0 { ((b * f - c * e) / denom).clamp(0.0, 1.0) } else { 0.0 };
+    let mut s = if denom > 0.0 {
+        ((b * f - c * e) / denom).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let mut t = (b * s + f) / e;
     if t < 0.0 {
         t = 0.0;
@@ -166,12 +184,17 @@ fn point_triangle(p: C, a: C, b: C, c: C) -> f64 {
     }
     let va = d3 * d6 - d5 * d4;
     if va <= 0.0 && (d4 - d3) >= 0.0 && (d5 - d6) >= 0.0 {
-        return dist(p, add(b, mul(sub(c, b), (d4 - d3) / ((d4 - d3) + (d5 - d6)))));
+        return dist(
+            p,
+            add(b, mul(sub(c, b), (d4 - d3) / ((d4 - d3) + (d5 - d6)))),
+        );
     }
     let denom = va + vb + vc;
     if denom == 0.0 {
         // Degenerate (zero-area) triangle: its edges.
-        return point_segment(p, a, b).min(point_segment(p, b, c)).min(point_segment(p, a, c));
+        return point_segment(p, a, b)
+            .min(point_segment(p, b, c))
+            .min(point_segment(p, a, c));
     }
     let (v, w) = (vb / denom, vc / denom);
     dist(p, add(a, add(mul(ab, v), mul(ac, w))))
@@ -218,7 +241,9 @@ fn prim_distance(x: Prim, y: Prim) -> f64 {
         (Point(p), Segment(a, b)) | (Segment(a, b), Point(p)) => point_segment(p, a, b),
         (Point(p), Triangle(a, b, c)) | (Triangle(a, b, c), Point(p)) => point_triangle(p, a, b, c),
         (Segment(p, q), Segment(a, b)) => segment_segment(p, q, a, b),
-        (Segment(p, q), Triangle(a, b, c)) | (Triangle(a, b, c), Segment(p, q)) => segment_triangle(p, q, a, b, c),
+        (Segment(p, q), Triangle(a, b, c)) | (Triangle(a, b, c), Segment(p, q)) => {
+            segment_triangle(p, q, a, b, c)
+        }
         (Triangle(a, b, c), Triangle(d, e, f)) => segment_triangle(a, b, d, e, f)
             .min(segment_triangle(b, c, d, e, f))
             .min(segment_triangle(c, a, d, e, f))
@@ -259,7 +284,13 @@ mod tests {
     use super::*;
 
     fn square_at(z: f64) -> Shape {
-        Shape::Polygon(vec![vec![[0.0, 0.0, z], [2.0, 0.0, z], [2.0, 2.0, z], [0.0, 2.0, z], [0.0, 0.0, z]]])
+        Shape::Polygon(vec![vec![
+            [0.0, 0.0, z],
+            [2.0, 0.0, z],
+            [2.0, 2.0, z],
+            [0.0, 2.0, z],
+            [0.0, 0.0, z],
+        ]])
     }
 
     #[test]
@@ -279,7 +310,13 @@ mod tests {
 
     #[test]
     fn point_above_a_vertical_wall() {
-        let wall = Shape::Polygon(vec![vec![[0.0, 0.0, 0.0], [4.0, 0.0, 0.0], [4.0, 0.0, 3.0], [0.0, 0.0, 3.0], [0.0, 0.0, 0.0]]]);
+        let wall = Shape::Polygon(vec![vec![
+            [0.0, 0.0, 0.0],
+            [4.0, 0.0, 0.0],
+            [4.0, 0.0, 3.0],
+            [0.0, 0.0, 3.0],
+            [0.0, 0.0, 0.0],
+        ]]);
         let d = distance(&Shape::Point(Some([2.0, 5.0, 1.0])), &wall, 0.0).expect("non-empty");
         assert!((d - 5.0).abs() < 1e-12);
         assert_eq!(distance(&Shape::Point(None), &wall, 0.0), None);

@@ -33,13 +33,21 @@ fn cell(array: &ArrayRef, field: &Field, row: usize) -> Result<String, SqlError>
         return Ok("NULL".into());
     }
     if tvilling_query::geom::is_geometry(field) {
-        let wkb = tvilling_query::geom::wkb_array(array, field).map_err(|e| SqlError(e.to_string()))?;
-        let g = tvilling_query::shape::Geom::from_wkb(wkb.value(row)).map_err(|e| SqlError(e.to_string()))?;
+        let wkb =
+            tvilling_query::geom::wkb_array(array, field).map_err(|e| SqlError(e.to_string()))?;
+        let g = tvilling_query::shape::Geom::from_wkb(wkb.value(row))
+            .map_err(|e| SqlError(e.to_string()))?;
         return Ok(tvilling_query::text::to_wkt(&g));
     }
     Ok(match array.data_type() {
         // + 0.0 turns -0 into 0, as PostgreSQL's numeric rounding prints it.
-        DataType::Float64 => format!("{}", array.as_primitive::<tvilling_core::arrow::datatypes::Float64Type>().value(row) + 0.0),
+        DataType::Float64 => format!(
+            "{}",
+            array
+                .as_primitive::<tvilling_core::arrow::datatypes::Float64Type>()
+                .value(row)
+                + 0.0
+        ),
         DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => {
             let s = ArrayFormatter::try_new(array.as_ref(), &FormatOptions::default())
                 .map_err(|e| SqlError(e.to_string()))?
@@ -60,7 +68,11 @@ impl sqllogictest::AsyncDB for Db {
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SqlError> {
-        let out = self.session.query(sql).await.map_err(|e| SqlError(e.to_string()))?;
+        let out = self
+            .session
+            .query(sql)
+            .await
+            .map_err(|e| SqlError(e.to_string()))?;
         let mut rows = Vec::new();
         for batch in &out.batches {
             for row in 0..batch.num_rows() {
@@ -71,7 +83,10 @@ impl sqllogictest::AsyncDB for Db {
                 rows.push(r);
             }
         }
-        Ok(DBOutput::Rows { types: vec![DefaultColumnType::Any; out.schema.fields().len()], rows })
+        Ok(DBOutput::Rows {
+            types: vec![DefaultColumnType::Any; out.schema.fields().len()],
+            rows,
+        })
     }
 
     async fn shutdown(&mut self) {}
@@ -84,7 +99,11 @@ impl sqllogictest::AsyncDB for Db {
 fn slt_files() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/slt");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "slt")).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "slt"))
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     files
@@ -100,7 +119,11 @@ async fn main() {
     assert!(!files.is_empty(), "no .slt files in query/tests/slt");
     for spatial_join in [true, false] {
         for file in &files {
-            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("?")
+                .to_string();
             if only.as_deref().is_some_and(|o| !name.contains(o)) {
                 continue;
             }
@@ -108,12 +131,20 @@ async fn main() {
             let mut runner = sqllogictest::Runner::new(move || {
                 let store = store.clone();
                 async move {
-                    let options = QueryOptions { spatial_join, ..Default::default() };
-                    let session = Session::open(&store, options).await.map_err(|e| SqlError(e.to_string()))?;
+                    let options = QueryOptions {
+                        spatial_join,
+                        ..Default::default()
+                    };
+                    let session = Session::open(&store, options)
+                        .await
+                        .map_err(|e| SqlError(e.to_string()))?;
                     Ok::<_, SqlError>(Db { session })
                 }
             });
-            let label = format!("{name} (spatial join {})", if spatial_join { "on" } else { "off" });
+            let label = format!(
+                "{name} (spatial join {})",
+                if spatial_join { "on" } else { "off" }
+            );
             // Every record runs, so one report lists all differences of a file.
             let records = sqllogictest::parse_file::<DefaultColumnType>(file).expect("parse slt");
             let mut errors = 0;
@@ -131,5 +162,9 @@ async fn main() {
             }
         }
     }
-    assert!(failed.is_empty(), "{} slt runs failed: {failed:?}", failed.len());
+    assert!(
+        failed.is_empty(),
+        "{} slt runs failed: {failed:?}",
+        failed.len()
+    );
 }

@@ -90,6 +90,8 @@ pub enum Command {
     Export(ExportArgs),
     /// Change a dataset's access classification (a new version)
     Classify(ClassifyArgs),
+    /// Ask the twin in SQL: PostGIS-named ST_ functions, spatial joins, table_at() time travel (read-only)
+    Sql(SqlArgs),
     /// Build a sample twin: generate a small Swedish town, ingest it (and ../shared/data samples if present)
     Demo(DemoArgs),
     /// Show the merged configuration or its JSON Schema
@@ -259,4 +261,60 @@ pub enum ConfigWhat {
     Print,
     /// The JSON Schema of the config file
     Schema,
+}
+
+/// `tvilling sql`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Every dataset is a table: id, bbox_xmin..bbox_zmax, geometry (in the dataset CRS), then its attributes. \
+Quote mixed-case attribute names: \"KnNamn\". Older versions: table_at('byggnader', 3) or \
+table_at('byggnader', '2026-05-01T00:00:00Z'). Functions: docs/sql.md; SHOW TABLES and DESCRIBE byggnader list \
+what is there.
+
+Examples:
+  tvilling sql \"SELECT count(*) FROM byggnader\"
+  tvilling sql \"SELECT b.id, k.\\\"KnNamn\\\" FROM byggnader b JOIN kommuner k ON ST_Within(b.geometry, k.geometry)\" --format csv
+  tvilling sql \"SELECT id, geometry FROM byggnader WHERE ST_DWithin(geometry, ST_Point(513100, 6570100, 3006), 50)\" --format geojson --out nara.geojson
+  tvilling sql -f analys.sql --format parquet --out resultat.parquet
+  tvilling sql            (an interactive prompt; end statements with ;)
+
+Statements are read-only: SELECT, WITH, VALUES, EXPLAIN, DESCRIBE, SHOW.")]
+pub struct SqlArgs {
+    /// The statement to run (omit it, and -f, for an interactive prompt)
+    #[arg(value_name = "QUERY", conflicts_with = "file")]
+    pub query: Option<String>,
+    /// Read the statement(s) from a file; statements are separated by ;
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: SqlFormat,
+    /// Write the result to this file instead of stdout (required for parquet)
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Cancel a statement after this many seconds [config: query.timeout_seconds]
+    #[arg(long, value_name = "SECONDS", env = "TVILLING_QUERY_TIMEOUT")]
+    pub timeout: Option<u64>,
+    /// Memory cap for sorts, joins and aggregates, e.g. 2GiB or 512MiB [config: query.memory_limit]
+    #[arg(long, value_name = "SIZE", env = "TVILLING_QUERY_MEMORY_LIMIT")]
+    pub memory_limit: Option<String>,
+    /// Plan spatial joins as nested loops instead of R-tree index joins (to compare; much slower)
+    #[arg(long)]
+    pub no_spatial_join: bool,
+}
+
+/// Result formats of `tvilling sql`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum SqlFormat {
+    /// A table for people (geometries as shortened WKT)
+    #[default]
+    Table,
+    /// CSV with a header row, geometries as WKT
+    Csv,
+    /// One JSON array of row objects, geometries as GeoJSON geometry objects
+    Json,
+    /// A GeoJSON FeatureCollection (first geometry column; other columns are properties)
+    Geojson,
+    /// GeoParquet 1.1 (WKB geometries with their CRS); needs --out
+    Parquet,
 }

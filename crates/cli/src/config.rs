@@ -26,6 +26,18 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Defaults for `tvilling ingest`.
     pub ingest: IngestDefaults,
+    /// Limits for `tvilling sql`.
+    pub query: QueryDefaults,
+}
+
+/// Limits on SQL statements.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryDefaults {
+    /// Cancel a statement after this many seconds (default: no limit).
+    pub timeout_seconds: Option<u64>,
+    /// Memory cap for sorts, joins and aggregates, e.g. "2GiB" (default: no cap).
+    pub memory_limit: Option<String>,
 }
 
 /// Defaults applied to new datasets unless the command line says otherwise.
@@ -46,6 +58,7 @@ impl Default for Config {
             store: DEFAULT_STORE.to_string(),
             log_format: LogFormat::Text,
             ingest: IngestDefaults::default(),
+            query: QueryDefaults::default(),
         }
     }
 }
@@ -87,6 +100,9 @@ impl Config {
                 "config: ingest.classification = '{c}' is not valid; use open, internal or restricted"
             );
         }
+        if let Some(m) = &self.query.memory_limit {
+            parse_size(m).with_context(|| format!("config: query.memory_limit = '{m}'"))?;
+        }
         Ok(())
     }
 
@@ -94,4 +110,25 @@ impl Config {
     pub fn json_schema() -> serde_json::Value {
         serde_json::to_value(schemars::schema_for!(Config)).unwrap_or_default()
     }
+}
+
+/// A size like `2GiB`, `512MiB`, `1.5G` or `1000000` (bytes).
+pub fn parse_size(text: &str) -> anyhow::Result<usize> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .with_context(|| format!("'{text}' is not a size; write e.g. 2GiB or 512MiB"))?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" | "tib" => 1024.0_f64.powi(4),
+        other => bail!("'{text}': unknown unit '{other}'; use B, KiB, MiB, GiB or TiB"),
+    };
+    Ok((n * scale) as usize)
 }

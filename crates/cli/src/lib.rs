@@ -1,5 +1,6 @@
 //! The `tvilling` command line: argument definitions, configuration, and one module per command.
-//! This crate is glue: everything it does is a call into `tvilling-core` or `tvilling-ingest`.
+//! This crate is glue: everything it does is a call into `tvilling-core`, `tvilling-ingest` or
+//! `tvilling-query`.
 //!
 //! Exit codes (documented in `--help` and `docs/cli.md`):
 //! - 0: success (including "unchanged": an identical source was already ingested)
@@ -28,6 +29,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
         Command::Log(a) => commands::log::run(&store, a).await,
         Command::Export(a) => commands::export::run(&store, a).await,
         Command::Classify(a) => commands::classify::run(&store, a).await,
+        Command::Sql(a) => commands::sql::run(&store, &config, a).await,
         Command::Demo(a) => commands::demo::run(&store, &config, a).await,
         Command::Config(a) => commands::config::run(&config, a),
     }

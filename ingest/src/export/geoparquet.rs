@@ -66,19 +66,7 @@ fn output_schema(table: &Schema, info: &DatasetInfo) -> Result<SchemaRef> {
         fields.push(f.as_ref().clone());
     }
     fields.push(Field::new("bbox", DataType::Struct(bbox_fields()), true));
-    let code: u32 = info
-        .crs
-        .trim_start_matches("EPSG:")
-        .parse()
-        .map_err(|_| Error::Internal(format!("bad crs {}", info.crs)))?;
-    let projjson = gdal::spatial_ref::SpatialRef::from_epsg(code)
-        .and_then(|s| s.to_projjson())
-        .map_err(|e| Error::Gdal {
-            context: format!("describing {} as PROJJSON", info.crs),
-            message: e.to_string(),
-        })?;
-    let crs: serde_json::Value =
-        serde_json::from_str(&projjson).map_err(|e| Error::Internal(e.to_string()))?;
+    let crs = projjson(&info.crs)?;
     let geometry_types: Vec<String> = match info.geometry_type.as_deref() {
         Some(t) if t != "Geometry" => vec![t.to_string()],
         _ => vec![],
@@ -98,6 +86,21 @@ fn output_schema(table: &Schema, info: &DatasetInfo) -> Result<SchemaRef> {
     Ok(Arc::new(Schema::new(fields).with_metadata(HashMap::from(
         [("geo".to_string(), geo.to_string())],
     ))))
+}
+
+/// The PROJJSON description of `EPSG:N`, as GeoParquet wants the CRS.
+pub fn projjson(crs: &str) -> Result<serde_json::Value> {
+    let code: u32 = crs
+        .trim_start_matches("EPSG:")
+        .parse()
+        .map_err(|_| Error::Internal(format!("bad crs {crs}")))?;
+    let projjson = gdal::spatial_ref::SpatialRef::from_epsg(code)
+        .and_then(|s| s.to_projjson())
+        .map_err(|e| Error::Gdal {
+            context: format!("describing {crs} as PROJJSON"),
+            message: e.to_string(),
+        })?;
+    serde_json::from_str(&projjson).map_err(|e| Error::Internal(e.to_string()))
 }
 
 fn convert(batch: &RecordBatch, out: &SchemaRef) -> Result<RecordBatch> {

@@ -3,6 +3,7 @@
 //! in `sha256sum` format, so archives can be verified with standard tools.
 
 mod geoparquet;
+pub use geoparquet::projjson;
 mod ogr;
 
 use std::path::{Path, PathBuf};

@@ -35,7 +35,10 @@ pub struct GeoAggregate {
 impl GeoAggregate {
     /// The aggregate `which`.
     pub fn new(which: Which) -> Self {
-        GeoAggregate { which, signature: Signature::any(1, Volatility::Immutable) }
+        GeoAggregate {
+            which,
+            signature: Signature::any(1, Volatility::Immutable),
+        }
     }
 }
 
@@ -65,12 +68,21 @@ impl AggregateUDFImpl for GeoAggregate {
         let field = args.expr_fields.first().cloned().ok_or_else(|| {
             DataFusionError::Plan(format!("{} takes one geometry argument", self.name()))
         })?;
-        Ok(Box::new(GeoAccumulator { which: self.which, field, parts: Vec::new(), bytes: 0 }))
+        Ok(Box::new(GeoAccumulator {
+            which: self.which,
+            field,
+            parts: Vec::new(),
+            bytes: 0,
+        }))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         let item = Arc::new(Field::new_list_field(DataType::Binary, true));
-        Ok(vec![Arc::new(Field::new(format!("{}_parts", args.name), DataType::List(item), true))])
+        Ok(vec![Arc::new(Field::new(
+            format!("{}_parts", args.name),
+            DataType::List(item),
+            true,
+        ))])
     }
 }
 
@@ -108,7 +120,12 @@ impl GeoAccumulator {
             {
                 acc = Some(match acc {
                     None => [b.xmin, b.ymin, b.xmax, b.ymax],
-                    Some(a) => [a[0].min(b.xmin), a[1].min(b.ymin), a[2].max(b.xmax), a[3].max(b.ymax)],
+                    Some(a) => [
+                        a[0].min(b.xmin),
+                        a[1].min(b.ymin),
+                        a[2].max(b.xmax),
+                        a[3].max(b.ymax),
+                    ],
                 });
             }
         }
@@ -118,7 +135,9 @@ impl GeoAccumulator {
 
 impl Accumulator for GeoAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let array = values.first().ok_or_else(|| DataFusionError::Internal("no argument".into()))?;
+        let array = values
+            .first()
+            .ok_or_else(|| DataFusionError::Internal("no argument".into()))?;
         let wkb = wkb_array(array, &self.field)?;
         self.push(&wkb);
         Ok(())
@@ -141,14 +160,21 @@ impl Accumulator for GeoAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let values: Vec<ScalarValue> =
-            std::mem::take(&mut self.parts).into_iter().map(|p| ScalarValue::Binary(Some(p))).collect();
+        let values: Vec<ScalarValue> = std::mem::take(&mut self.parts)
+            .into_iter()
+            .map(|p| ScalarValue::Binary(Some(p)))
+            .collect();
         self.bytes = 0;
-        Ok(vec![ScalarValue::List(ScalarValue::new_list_nullable(&values, &DataType::Binary))])
+        Ok(vec![ScalarValue::List(ScalarValue::new_list_nullable(
+            &values,
+            &DataType::Binary,
+        ))])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let lists = states.first().ok_or_else(|| DataFusionError::Internal("no state".into()))?;
+        let lists = states
+            .first()
+            .ok_or_else(|| DataFusionError::Internal("no state".into()))?;
         for list in lists.as_list::<i32>().iter().flatten() {
             let wkb = wkb_array(&list, &Field::new("parts", DataType::Binary, true))?;
             self.push(&wkb);
@@ -162,7 +188,10 @@ impl Accumulator for GeoAccumulator {
 fn union_all(geoms: &[Geom]) -> Result<Geom> {
     // Points dissolve into distinct points.
     let mut pts: Vec<[f64; 3]> = Vec::new();
-    if geoms.iter().all(|g| matches!(g.shape, Shape::Point(_) | Shape::Multi(4, _))) {
+    if geoms
+        .iter()
+        .all(|g| matches!(g.shape, Shape::Point(_) | Shape::Multi(4, _)))
+    {
         for g in geoms {
             g.shape.for_each_coord(&mut |c| {
                 if !pts.contains(c) {
@@ -178,8 +207,17 @@ fn union_all(geoms: &[Geom]) -> Result<Geom> {
         };
         return Ok(Geom { shape, has_z });
     }
-    let solid: Vec<geo::Geometry> = geoms.iter().filter(|g| !g.shape.is_empty()).filter_map(Geom::to_geo).collect();
-    if solid.iter().all(|g| matches!(g, geo::Geometry::LineString(_) | geo::Geometry::MultiLineString(_))) {
+    let solid: Vec<geo::Geometry> = geoms
+        .iter()
+        .filter(|g| !g.shape.is_empty())
+        .filter_map(Geom::to_geo)
+        .collect();
+    if solid.iter().all(|g| {
+        matches!(
+            g,
+            geo::Geometry::LineString(_) | geo::Geometry::MultiLineString(_)
+        )
+    }) {
         return Ok(line_union(solid.into_iter().flat_map(|g| match g {
             geo::Geometry::LineString(l) => vec![l],
             geo::Geometry::MultiLineString(m) => m.0,
@@ -196,7 +234,10 @@ fn union_all(geoms: &[Geom]) -> Result<Geom> {
     }
     let merged = geo::algorithm::bool_ops::unary_union(polys.iter());
     Ok(match merged.0.len() {
-        0 => Geom { shape: Shape::Polygon(vec![]), has_z: false },
+        0 => Geom {
+            shape: Shape::Polygon(vec![]),
+            has_z: false,
+        },
         1 => Geom::from_geo(&geo::Geometry::Polygon(merged.0[0].clone())),
         _ => Geom::from_geo(&geo::Geometry::MultiPolygon(merged)),
     })

@@ -16,13 +16,53 @@ const B: (&str, Kind) = ("geomB", Kind::Geom);
 /// PostGIS' spelling of a function name, for messages (`st_asgeojson` → `ST_AsGeoJSON`).
 pub fn display_name(name: &str) -> String {
     const KNOWN: &[&str] = &[
-        "ST_GeomFromText", "ST_GeomFromGeoJSON", "ST_AsText", "ST_AsGeoJSON", "ST_MakeEnvelope", "ST_Point",
-        "ST_PointZ", "ST_MakePoint", "ST_SetSRID", "ST_SRID", "ST_Transform", "ST_Force2D", "ST_X", "ST_Y",
-        "ST_Z", "ST_ZMin", "ST_ZMax", "ST_3DDistance", "ST_3DIntersects", "ST_3DDWithin", "ST_DWithin",
-        "ST_Buffer", "ST_Intersection", "ST_Union", "ST_Difference", "ST_SymDifference", "ST_Collect",
-        "ST_Extent", "ST_Union_Agg", "ST_Collect_Agg", "ST_Intersects", "ST_Contains", "ST_Within",
-        "ST_Distance", "ST_Area", "ST_Length", "ST_IsEmpty", "ST_NPoints", "ST_GeometryType", "ST_IsValid",
-        "ST_Disjoint", "ST_Covers", "ST_CoveredBy", "ST_Touches", "ST_Overlaps", "ST_Crosses", "ST_Equals",
+        "ST_GeomFromText",
+        "ST_GeomFromGeoJSON",
+        "ST_AsText",
+        "ST_AsGeoJSON",
+        "ST_MakeEnvelope",
+        "ST_Point",
+        "ST_PointZ",
+        "ST_MakePoint",
+        "ST_SetSRID",
+        "ST_SRID",
+        "ST_Transform",
+        "ST_Force2D",
+        "ST_X",
+        "ST_Y",
+        "ST_Z",
+        "ST_ZMin",
+        "ST_ZMax",
+        "ST_3DDistance",
+        "ST_3DIntersects",
+        "ST_3DDWithin",
+        "ST_DWithin",
+        "ST_Buffer",
+        "ST_Intersection",
+        "ST_Union",
+        "ST_Difference",
+        "ST_SymDifference",
+        "ST_Collect",
+        "ST_Extent",
+        "ST_Union_Agg",
+        "ST_Collect_Agg",
+        "ST_Intersects",
+        "ST_Contains",
+        "ST_Within",
+        "ST_Distance",
+        "ST_Area",
+        "ST_Length",
+        "ST_IsEmpty",
+        "ST_NPoints",
+        "ST_GeometryType",
+        "ST_IsValid",
+        "ST_Disjoint",
+        "ST_Covers",
+        "ST_CoveredBy",
+        "ST_Touches",
+        "ST_Overlaps",
+        "ST_Crosses",
+        "ST_Equals",
     ];
     KNOWN
         .iter()
@@ -160,9 +200,18 @@ pub fn envelope(x0: f64, y0: f64, x1: f64, y1: f64) -> Geom {
     } else if x0 == x1 || y0 == y1 {
         Shape::LineString(vec![[x0, y0, 0.0], [x1, y1, 0.0]])
     } else {
-        Shape::Polygon(vec![vec![[x0, y0, 0.0], [x0, y1, 0.0], [x1, y1, 0.0], [x1, y0, 0.0], [x0, y0, 0.0]]])
+        Shape::Polygon(vec![vec![
+            [x0, y0, 0.0],
+            [x0, y1, 0.0],
+            [x1, y1, 0.0],
+            [x1, y0, 0.0],
+            [x0, y0, 0.0],
+        ]])
     };
-    Geom { shape, has_z: false }
+    Geom {
+        shape,
+        has_z: false,
+    }
 }
 
 /// Two geometries for a 3D function. As in PostGIS, a missing Z means "any height": when either input is 2D
@@ -183,7 +232,10 @@ fn point_ordinate(v: &Val<'_>, i: usize, function: &str) -> Result<Res> {
         Shape::Point(None) => Ok(Res::Null),
         Shape::Point(Some(_)) if i == 2 && !g.has_z => Ok(Res::Null),
         Shape::Point(Some(c)) => Ok(Res::Float(c[i])),
-        other => Err(exec(function, format!("the argument must be a POINT, got {}", other.type_name()))),
+        other => Err(exec(
+            function,
+            format!("the argument must be a POINT, got {}", other.type_name()),
+        )),
     }
 }
 
@@ -196,7 +248,8 @@ fn z_extreme(v: &Val<'_>, pick: fn(f64, f64) -> f64) -> Result<Res> {
         return Ok(Res::Float(0.0));
     }
     let mut acc: Option<f64> = None;
-    g.shape.for_each_coord(&mut |c| acc = Some(acc.map_or(c[2], |a| pick(a, c[2]))));
+    g.shape
+        .for_each_coord(&mut |c| acc = Some(acc.map_or(c[2], |a| pick(a, c[2]))));
     Ok(acc.map_or(Res::Null, Res::Float))
 }
 
@@ -222,16 +275,24 @@ fn buffer(_: &Ctx, v: &[Val<'_>]) -> Result<Res> {
         Some(other) => return Err(exec("ST_Buffer", format!("unexpected style {other:?}"))),
     };
     if quad_segs < 1 {
-        return Err(exec("ST_Buffer", format!("quad_segs must be at least 1, got {quad_segs}")));
+        return Err(exec(
+            "ST_Buffer",
+            format!("quad_segs must be at least 1, got {quad_segs}"),
+        ));
     }
     let Some(g) = to_geo(&v[0])? else {
-        return geom(Geom { shape: Shape::Polygon(vec![]), has_z: false });
+        return geom(Geom {
+            shape: Shape::Polygon(vec![]),
+            has_z: false,
+        });
     };
     let angle = std::f64::consts::FRAC_PI_2 / quad_segs as f64;
     let style = geo::algorithm::buffer::BufferStyle::new(r)
         .line_join(geo::algorithm::buffer::LineJoin::Round(angle))
         .line_cap(geo::algorithm::buffer::LineCap::Round(angle));
-    geom(simplest(geo::Geometry::MultiPolygon(g.buffer_with_style(style))))
+    geom(simplest(geo::Geometry::MultiPolygon(
+        g.buffer_with_style(style),
+    )))
 }
 
 /// `'quad_segs=4'` from PostGIS' buffer style string; other style keys are refused by name.
@@ -240,13 +301,17 @@ fn style_quad_segs(s: &str) -> Result<i64> {
     for part in s.split_whitespace() {
         match part.split_once('=') {
             Some(("quad_segs", n)) => {
-                quad = n.parse().map_err(|_| exec("ST_Buffer", format!("quad_segs={n} is not an integer")))?;
+                quad = n
+                    .parse()
+                    .map_err(|_| exec("ST_Buffer", format!("quad_segs={n} is not an integer")))?;
             }
             Some(("endcap", "round")) | Some(("join", "round")) => {}
             _ => {
                 return Err(exec(
                     "ST_Buffer",
-                    format!("buffer style {part:?} is not supported; tvilling buffers with round joins and caps ('quad_segs=N')"),
+                    format!(
+                        "buffer style {part:?} is not supported; tvilling buffers with round joins and caps ('quad_segs=N')"
+                    ),
                 ));
             }
         }
@@ -260,11 +325,26 @@ fn simplest(g: geo::Geometry) -> Geom {
     use geo::Geometry as Gg;
     let g = match g {
         Gg::MultiPolygon(mut m) if m.0.len() == 1 => Gg::Polygon(m.0.remove(0)),
-        Gg::MultiPolygon(m) if m.0.is_empty() => return Geom { shape: Shape::Polygon(vec![]), has_z: false },
+        Gg::MultiPolygon(m) if m.0.is_empty() => {
+            return Geom {
+                shape: Shape::Polygon(vec![]),
+                has_z: false,
+            };
+        }
         Gg::MultiLineString(mut m) if m.0.len() == 1 => Gg::LineString(m.0.remove(0)),
-        Gg::MultiLineString(m) if m.0.is_empty() => return Geom { shape: Shape::LineString(vec![]), has_z: false },
+        Gg::MultiLineString(m) if m.0.is_empty() => {
+            return Geom {
+                shape: Shape::LineString(vec![]),
+                has_z: false,
+            };
+        }
         Gg::MultiPoint(mut m) if m.0.len() == 1 => Gg::Point(m.0.remove(0)),
-        Gg::MultiPoint(m) if m.0.is_empty() => return Geom { shape: Shape::Point(None), has_z: false },
+        Gg::MultiPoint(m) if m.0.is_empty() => {
+            return Geom {
+                shape: Shape::Point(None),
+                has_z: false,
+            };
+        }
         g => g,
     };
     Geom::from_geo(&g)
@@ -294,7 +374,9 @@ fn lineal(g: &geo::Geometry) -> Option<geo::MultiLineString> {
     match g {
         Gg::LineString(l) => Some(geo::MultiLineString(vec![l.clone()])),
         Gg::MultiLineString(m) => Some(m.clone()),
-        Gg::Line(l) => Some(geo::MultiLineString(vec![geo::LineString(vec![l.start, l.end])])),
+        Gg::Line(l) => Some(geo::MultiLineString(vec![geo::LineString(vec![
+            l.start, l.end,
+        ])])),
         _ => None,
     }
 }
@@ -321,7 +403,10 @@ fn overlay(a: &Val<'_>, b: &Val<'_>, op: Op) -> Result<Res> {
         return match op {
             Op::Union | Op::SymDifference => geom(if ea { gb } else { ga }),
             Op::Difference => geom(ga),
-            Op::Intersection => geom(Geom { shape: Shape::Multi(7, vec![]), has_z: false }),
+            Op::Intersection => geom(Geom {
+                shape: Shape::Multi(7, vec![]),
+                has_z: false,
+            }),
         };
     };
     if let (Some(p), Some(q)) = (polygonal(&x), polygonal(&y)) {
@@ -330,7 +415,9 @@ fn overlay(a: &Val<'_>, b: &Val<'_>, op: Op) -> Result<Res> {
             if let Err(why) = super::measure::valid(g) {
                 return Err(exec(
                     name,
-                    format!("{which} is not a valid polygon ({why}); repair it, e.g. re-ingest with --make-valid"),
+                    format!(
+                        "{which} is not a valid polygon ({why}); repair it, e.g. re-ingest with --make-valid"
+                    ),
                 ));
             }
         }
@@ -343,7 +430,10 @@ fn overlay(a: &Val<'_>, b: &Val<'_>, op: Op) -> Result<Res> {
         return geom(simplest(geo::Geometry::MultiPolygon(r)));
     }
     let keep_points = |pts: Vec<geo::Point>, other: &geo::Geometry, inside: bool| {
-        let kept: Vec<_> = pts.into_iter().filter(|p| p.intersects(other) == inside).collect();
+        let kept: Vec<_> = pts
+            .into_iter()
+            .filter(|p| p.intersects(other) == inside)
+            .collect();
         simplest(geo::Geometry::MultiPoint(geo::MultiPoint(kept)))
     };
     match op {
@@ -425,21 +515,29 @@ fn line_intersection(a: &geo::MultiLineString, b: &geo::MultiLineString) -> Geom
         }
     }
     // A point on a shared stretch is not reported separately.
-    let pts: Vec<geo::Point> = pts.into_iter().filter(|p| !lines.iter().any(|l| p.intersects(l))).collect();
+    let pts: Vec<geo::Point> = pts
+        .into_iter()
+        .filter(|p| !lines.iter().any(|l| p.intersects(l)))
+        .collect();
     match (pts.is_empty(), lines.is_empty()) {
         (_, true) => simplest(geo::Geometry::MultiPoint(geo::MultiPoint(pts))),
         (true, false) => simplest(geo::Geometry::MultiLineString(geo::MultiLineString(lines))),
-        (false, false) => Geom::from_geo(&geo::Geometry::GeometryCollection(geo::GeometryCollection(vec![
-            simplest_geo(geo::Geometry::MultiPoint(geo::MultiPoint(pts))),
-            simplest_geo(geo::Geometry::MultiLineString(geo::MultiLineString(lines))),
-        ]))),
+        (false, false) => Geom::from_geo(&geo::Geometry::GeometryCollection(
+            geo::GeometryCollection(vec![
+                simplest_geo(geo::Geometry::MultiPoint(geo::MultiPoint(pts))),
+                simplest_geo(geo::Geometry::MultiLineString(geo::MultiLineString(lines))),
+            ]),
+        )),
     }
 }
 
 /// Lines dissolved as GEOS does: every segment split where it meets another, shared stretches kept once.
 pub fn line_union(lines: impl IntoIterator<Item = geo::LineString>) -> Geom {
     use geo::line_intersection::{LineIntersection, line_intersection as meet};
-    let segments: Vec<geo::Line> = lines.into_iter().flat_map(|l| l.lines().collect::<Vec<_>>()).collect();
+    let segments: Vec<geo::Line> = lines
+        .into_iter()
+        .flat_map(|l| l.lines().collect::<Vec<_>>())
+        .collect();
     let mut pieces: Vec<(geo::Coord, geo::Coord)> = Vec::new();
     for (i, s) in segments.iter().enumerate() {
         // Where other segments meet this one, as positions along it.
@@ -455,7 +553,9 @@ pub fn line_union(lines: impl IntoIterator<Item = geo::LineString>) -> Geom {
                 continue;
             }
             match meet(*s, *o) {
-                Some(LineIntersection::SinglePoint { intersection, .. }) => cuts.push(at(intersection)),
+                Some(LineIntersection::SinglePoint { intersection, .. }) => {
+                    cuts.push(at(intersection))
+                }
                 Some(LineIntersection::Collinear { intersection }) => {
                     cuts.push(at(intersection.start));
                     cuts.push(at(intersection.end));
@@ -466,20 +566,34 @@ pub fn line_union(lines: impl IntoIterator<Item = geo::LineString>) -> Geom {
         cuts.sort_by(f64::total_cmp);
         cuts.dedup();
         for w in cuts.windows(2) {
-            let p = |t: f64| geo::Coord { x: s.start.x + dir.x * t, y: s.start.y + dir.y * t };
+            let p = |t: f64| geo::Coord {
+                x: s.start.x + dir.x * t,
+                y: s.start.y + dir.y * t,
+            };
             let (a, b) = (p(w[0]), p(w[1]));
-            let key = if (a.x, a.y) <= (b.x, b.y) { (a, b) } else { (b, a) };
+            let key = if (a.x, a.y) <= (b.x, b.y) {
+                (a, b)
+            } else {
+                (b, a)
+            };
             if a != b && !pieces.contains(&key) {
                 pieces.push(key);
             }
         }
     }
-    let lines = pieces.into_iter().map(|(a, b)| geo::LineString(vec![a, b])).collect();
+    let lines = pieces
+        .into_iter()
+        .map(|(a, b)| geo::LineString(vec![a, b]))
+        .collect();
     simplest(geo::Geometry::MultiLineString(geo::MultiLineString(lines)))
 }
 
 fn simplest_geo(g: geo::Geometry) -> geo::Geometry {
-    simplest(g).to_geo().unwrap_or(geo::Geometry::GeometryCollection(geo::GeometryCollection(vec![])))
+    simplest(g)
+        .to_geo()
+        .unwrap_or(geo::Geometry::GeometryCollection(geo::GeometryCollection(
+            vec![],
+        )))
 }
 
 /// `ST_Collect`: a Multi* of the parts when they are all points, lines or polygons, else a collection.
@@ -490,7 +604,10 @@ pub fn collect(parts: Vec<Geom>) -> Geom {
         Some(&c) if (1..=3).contains(&c) && codes.iter().all(|&x| x == c) => c + 3,
         _ => 7,
     };
-    Geom { shape: Shape::Multi(code, parts.into_iter().map(|p| p.shape).collect()), has_z }
+    Geom {
+        shape: Shape::Multi(code, parts.into_iter().map(|p| p.shape).collect()),
+        has_z,
+    }
 }
 
 #[cfg(test)]
@@ -519,7 +636,11 @@ mod tests {
         let ctx_free = |v: &[Val<'_>]| buffer(&dummy_ctx(), v);
         let g = result_geom(ctx_free(&[Val::Geom(&p), Val::Float(1.0)]).expect("buffers"));
         // PostGIS: ST_Area(ST_Buffer('POINT(0 0)', 1)) = 3.121445152258052 (32-gon).
-        assert!((area(&g) - 3.121_445_152_258_052).abs() < 1e-12, "{}", area(&g));
+        assert!(
+            (area(&g) - 3.121_445_152_258_052).abs() < 1e-12,
+            "{}",
+            area(&g)
+        );
     }
 
     #[test]

@@ -8,7 +8,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use deltalake::arrow::datatypes::{DataType, FieldRef};
 use deltalake::datafusion::common::{DataFusionError, Result, ScalarValue, plan_err};
 use deltalake::datafusion::logical_expr::{
-    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature,
 };
 
 use super::scalar::pretty_name;
@@ -71,18 +72,28 @@ impl ScalarUDFImpl for Checked {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        if args.args.iter().any(|a| matches!(a, ColumnarValue::Scalar(s) if s.is_null())) {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from(args.return_field.data_type())?));
+        if args
+            .args
+            .iter()
+            .any(|a| matches!(a, ColumnarValue::Scalar(s) if s.is_null()))
+        {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from(
+                args.return_field.data_type(),
+            )?));
         }
         let name = pretty_name(self.name());
-        catch_unwind(AssertUnwindSafe(|| self.inner.invoke_with_args(args))).unwrap_or_else(|panic| {
-            let why = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("unknown cause");
-            Err(DataFusionError::Execution(format!("{name} failed inside geodatafusion: {why}")))
-        })
+        catch_unwind(AssertUnwindSafe(|| self.inner.invoke_with_args(args))).unwrap_or_else(
+            |panic| {
+                let why = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("unknown cause");
+                Err(DataFusionError::Execution(format!(
+                    "{name} failed inside geodatafusion: {why}"
+                )))
+            },
+        )
     }
 
     fn documentation(&self) -> Option<&Documentation> {

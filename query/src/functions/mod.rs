@@ -26,7 +26,13 @@ pub fn register(ctx: &SessionContext) {
     for f in catalog::functions().into_iter().chain(measure::functions()) {
         ctx.register_udf(ScalarUDF::new_from_impl(f));
     }
-    for which in [aggregate::Which::Union, aggregate::Which::Collect, aggregate::Which::Extent] {
-        ctx.register_udaf(AggregateUDF::new_from_impl(aggregate::GeoAggregate::new(which)));
+    for which in [
+        aggregate::Which::Union,
+        aggregate::Which::Collect,
+        aggregate::Which::Extent,
+    ] {
+        ctx.register_udaf(AggregateUDF::new_from_impl(aggregate::GeoAggregate::new(
+            which,
+        )));
     }
 }

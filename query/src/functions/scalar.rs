@@ -7,14 +7,15 @@ use std::cell::OnceCell;
 use std::sync::Arc;
 
 use deltalake::arrow::array::{
-    Array, ArrayRef, BooleanBuilder, Float64Array, Float64Builder, Int32Builder, Int64Array, StringArray,
-    StringBuilder,
+    Array, ArrayRef, BooleanBuilder, Float64Array, Float64Builder, Int32Builder, Int64Array,
+    StringArray, StringBuilder,
 };
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Field, FieldRef};
 use deltalake::datafusion::common::{DataFusionError, Result, ScalarValue, plan_err};
 use deltalake::datafusion::logical_expr::{
-    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature, Volatility,
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature,
+    Volatility,
 };
 use tvilling_core::crs::{Crs, Transformer};
 
@@ -81,7 +82,9 @@ impl<'a> Val<'a> {
     pub fn geom(&self) -> Result<&'a [u8]> {
         match self {
             Val::Geom(g) => Ok(g),
-            other => Err(DataFusionError::Internal(format!("expected a geometry, got {other:?}"))),
+            other => Err(DataFusionError::Internal(format!(
+                "expected a geometry, got {other:?}"
+            ))),
         }
     }
     /// A numeric argument.
@@ -89,21 +92,27 @@ impl<'a> Val<'a> {
         match self {
             Val::Float(v) => Ok(*v),
             Val::Int(v) => Ok(*v as f64),
-            other => Err(DataFusionError::Internal(format!("expected a number, got {other:?}"))),
+            other => Err(DataFusionError::Internal(format!(
+                "expected a number, got {other:?}"
+            ))),
         }
     }
     /// An integer argument.
     pub fn int(&self) -> Result<i64> {
         match self {
             Val::Int(v) => Ok(*v),
-            other => Err(DataFusionError::Internal(format!("expected an integer, got {other:?}"))),
+            other => Err(DataFusionError::Internal(format!(
+                "expected an integer, got {other:?}"
+            ))),
         }
     }
     /// A text argument.
     pub fn text(&self) -> Result<&'a str> {
         match self {
             Val::Text(v) => Ok(v),
-            other => Err(DataFusionError::Internal(format!("expected text, got {other:?}"))),
+            other => Err(DataFusionError::Internal(format!(
+                "expected text, got {other:?}"
+            ))),
         }
     }
 }
@@ -138,7 +147,11 @@ pub struct Ctx {
 impl Ctx {
     /// A context for arguments in `crs`, producing `out_crs`.
     pub fn new(crs: Vec<Option<String>>, out_crs: Option<String>) -> Self {
-        Ctx { crs, out_crs, transformer: OnceCell::new() }
+        Ctx {
+            crs,
+            out_crs,
+            transformer: OnceCell::new(),
+        }
     }
 
     /// The transformer from the first argument's CRS to the result CRS.
@@ -152,11 +165,13 @@ impl Ctx {
                     "{function}: the {what} CRS is unknown; give the geometry one with ST_SetSRID(geom, 3006)"
                 ))
             })?;
-            c.parse::<Crs>().map_err(|e| DataFusionError::Execution(format!("{function}: {e}")))
+            c.parse::<Crs>()
+                .map_err(|e| DataFusionError::Execution(format!("{function}: {e}")))
         };
         let from = parse(self.crs.first().unwrap_or(&None), "source")?;
         let to = parse(&self.out_crs, "target")?;
-        let t = Transformer::new(from, to).map_err(|e| DataFusionError::Execution(format!("{function}: {e}")))?;
+        let t = Transformer::new(from, to)
+            .map_err(|e| DataFusionError::Execution(format!("{function}: {e}")))?;
         Ok(self.transformer.get_or_init(|| t))
     }
 }
@@ -200,7 +215,9 @@ impl StFunction {
         eval: Eval,
         doc: &'static str,
     ) -> Self {
-        let arities = (required.max(1)..=params.len()).map(TypeSignature::Any).collect();
+        let arities = (required.max(1)..=params.len())
+            .map(TypeSignature::Any)
+            .collect();
         StFunction {
             name,
             params,
@@ -230,10 +247,18 @@ impl StFunction {
     }
 
     /// Checks argument kinds and CRS at planning time; returns the result CRS.
-    fn check(&self, fields: &[FieldRef], scalars: &[Option<&ScalarValue>]) -> Result<Option<String>> {
+    fn check(
+        &self,
+        fields: &[FieldRef],
+        scalars: &[Option<&ScalarValue>],
+    ) -> Result<Option<String>> {
         let name = self.pretty();
         if fields.len() < self.required || fields.len() > self.params.len() {
-            return plan_err!("{name} takes {} arguments, got {}", arity_text(self.required, self.params.len()), fields.len());
+            return plan_err!(
+                "{name} takes {} arguments, got {}",
+                arity_text(self.required, self.params.len()),
+                fields.len()
+            );
         }
         let mut common: Option<(String, usize)> = None;
         for (i, (field, (pname, kind))) in fields.iter().zip(self.params).enumerate() {
@@ -242,9 +267,12 @@ impl StFunction {
                 _ if t.is_null() => true,
                 Kind::Geom => is_geometry(field) || geometry_like(t),
                 Kind::Float | Kind::Int => t.is_numeric(),
-                Kind::Text => matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8),
+                Kind::Text => {
+                    matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+                }
                 Kind::Srid | Kind::Style => {
-                    t.is_integer() || matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+                    t.is_integer()
+                        || matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
                 }
             };
             if !ok {
@@ -280,18 +308,26 @@ impl StFunction {
                     .copied()
                     .flatten()
                     .and_then(|v| match v {
-                        ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => crate::text::geojson_crs(s),
+                        ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
+                            crate::text::geojson_crs(s)
+                        }
                         _ => None,
                     })
                     .unwrap_or_else(|| "EPSG:4326".to_string()),
             ),
-            Out::Geom(CrsRule::Arg(i)) => match (fields.get(i), scalars.get(i).copied().flatten()) {
-                (None, _) => None,
-                (Some(_), Some(v)) => crs_from_scalar(v, &name)?,
-                (Some(_), None) => {
-                    return plan_err!("{name}: argument {} ({}) must be a constant SRID, like 3006", i + 1, self.params[i].0);
+            Out::Geom(CrsRule::Arg(i)) => {
+                match (fields.get(i), scalars.get(i).copied().flatten()) {
+                    (None, _) => None,
+                    (Some(_), Some(v)) => crs_from_scalar(v, &name)?,
+                    (Some(_), None) => {
+                        return plan_err!(
+                            "{name}: argument {} ({}) must be a constant SRID, like 3006",
+                            i + 1,
+                            self.params[i].0
+                        );
+                    }
                 }
-            },
+            }
             _ => None,
         })
     }
@@ -303,7 +339,11 @@ pub fn pretty_name(name: &str) -> String {
 }
 
 fn arity_text(required: usize, max: usize) -> String {
-    if required == max { format!("{max}") } else { format!("{required} to {max}") }
+    if required == max {
+        format!("{max}")
+    } else {
+        format!("{required} to {max}")
+    }
 }
 
 fn kind_text(k: Kind) -> &'static str {
@@ -354,19 +394,45 @@ impl Column {
 
 fn column(name: &str, array: &ArrayRef, field: &Field, kind: Kind, index: usize) -> Result<Column> {
     let cast_to = |t: &DataType| {
-        cast(array, t).map_err(|e| DataFusionError::Execution(format!("{name}: argument {}: {e}", index + 1)))
+        cast(array, t)
+            .map_err(|e| DataFusionError::Execution(format!("{name}: argument {}: {e}", index + 1)))
     };
-    let downcast_err = || DataFusionError::Internal(format!("{name}: argument {} has an unexpected type", index + 1));
+    let downcast_err = || {
+        DataFusionError::Internal(format!(
+            "{name}: argument {} has an unexpected type",
+            index + 1
+        ))
+    };
     Ok(match kind {
         Kind::Geom => Column::Geom(wkb_array(array, field)?),
-        Kind::Float => Column::Float(cast_to(&DataType::Float64)?.as_any().downcast_ref::<Float64Array>().ok_or_else(downcast_err)?.clone()),
-        Kind::Int => Column::Int(cast_to(&DataType::Int64)?.as_any().downcast_ref::<Int64Array>().ok_or_else(downcast_err)?.clone()),
-        Kind::Srid | Kind::Style if array.data_type().is_integer() => {
-            Column::Int(cast_to(&DataType::Int64)?.as_any().downcast_ref::<Int64Array>().ok_or_else(downcast_err)?.clone())
-        }
-        Kind::Text | Kind::Srid | Kind::Style => {
-            Column::Text(cast_to(&DataType::Utf8)?.as_any().downcast_ref::<StringArray>().ok_or_else(downcast_err)?.clone())
-        }
+        Kind::Float => Column::Float(
+            cast_to(&DataType::Float64)?
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .ok_or_else(downcast_err)?
+                .clone(),
+        ),
+        Kind::Int => Column::Int(
+            cast_to(&DataType::Int64)?
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .ok_or_else(downcast_err)?
+                .clone(),
+        ),
+        Kind::Srid | Kind::Style if array.data_type().is_integer() => Column::Int(
+            cast_to(&DataType::Int64)?
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .ok_or_else(downcast_err)?
+                .clone(),
+        ),
+        Kind::Text | Kind::Srid | Kind::Style => Column::Text(
+            cast_to(&DataType::Utf8)?
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .ok_or_else(downcast_err)?
+                .clone(),
+        ),
     })
 }
 
@@ -457,7 +523,10 @@ impl ScalarUDFImpl for StFunction {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let name = self.pretty();
-        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let rows = if all_scalar { 1 } else { args.number_rows };
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let columns = arrays
@@ -467,7 +536,10 @@ impl ScalarUDFImpl for StFunction {
             .enumerate()
             .map(|(i, ((a, f), (_, kind)))| column(&name, a, f, *kind, i))
             .collect::<Result<Vec<_>>>()?;
-        let ctx = Ctx::new(args.arg_fields.iter().map(|f| crs_of(f)).collect(), crs_of(&args.return_field));
+        let ctx = Ctx::new(
+            args.arg_fields.iter().map(|f| crs_of(f)).collect(),
+            crs_of(&args.return_field),
+        );
         let mut vals = Vec::with_capacity(columns.len());
         let mut results = Vec::with_capacity(rows);
         for row in 0..rows {
@@ -481,7 +553,11 @@ impl ScalarUDFImpl for StFunction {
                 }
             }
             let skip = !self.strict && !vals.is_empty();
-            results.push(if null && !skip { Res::Null } else { (self.eval)(&ctx, &vals)? });
+            results.push(if null && !skip {
+                Res::Null
+            } else {
+                (self.eval)(&ctx, &vals)?
+            });
         }
         let array = build(self.out, results)?;
         Ok(if all_scalar {

@@ -10,7 +10,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use deltalake::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, UInt32Array};
+use deltalake::arrow::array::{
+    Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, UInt32Array,
+};
 use deltalake::arrow::compute::{concat_batches, take};
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::datafusion::common::tree_node::TreeNodeRecursion;
@@ -19,10 +21,13 @@ use deltalake::datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use deltalake::datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use deltalake::datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use deltalake::datafusion::physical_plan::joins::utils::JoinFilter;
-use deltalake::datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
+use deltalake::datafusion::physical_plan::metrics::{
+    BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet,
+};
 use deltalake::datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use deltalake::datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning, PlanProperties, collect,
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning,
+    PlanProperties, collect,
 };
 use futures::{StreamExt, TryStreamExt};
 use rstar::primitives::{GeomWithData, Rectangle};
@@ -110,7 +115,11 @@ impl SpatialJoinExec {
 
 impl DisplayAs for SpatialJoinExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "SpatialJoinExec: on={}, index=rtree(left)", self.condition.display)?;
+        write!(
+            f,
+            "SpatialJoinExec: on={}, index=rtree(left)",
+            self.condition.display
+        )?;
         if let Some(r) = &self.residual {
             write!(f, ", filter={}", r.expression())?;
         }
@@ -119,7 +128,10 @@ impl DisplayAs for SpatialJoinExec {
 }
 
 /// Evaluates a geometry expression over a batch and reads it as WKB.
-fn geometry_column(expr: &Arc<dyn PhysicalExpr>, batch: &RecordBatch) -> Result<deltalake::arrow::array::BinaryArray> {
+fn geometry_column(
+    expr: &Arc<dyn PhysicalExpr>,
+    batch: &RecordBatch,
+) -> Result<deltalake::arrow::array::BinaryArray> {
     let value = expr.evaluate(batch)?.into_array(batch.num_rows())?;
     let field = expr.return_field(&batch.schema())?;
     wkb_array(&value, &field)
@@ -134,10 +146,17 @@ fn read(wkb: &[u8]) -> Option<([f64; 4], geo::Geometry)> {
     }
     let geo = g.to_geo()?;
     let rect = geo::BoundingRect::bounding_rect(&geo)?;
-    Some(([rect.min().x, rect.min().y, rect.max().x, rect.max().y], geo))
+    Some((
+        [rect.min().x, rect.min().y, rect.max().x, rect.max().y],
+        geo,
+    ))
 }
 
-async fn build_side(left: Arc<dyn ExecutionPlan>, expr: Arc<dyn PhysicalExpr>, ctx: Arc<TaskContext>) -> Result<Arc<BuildSide>> {
+async fn build_side(
+    left: Arc<dyn ExecutionPlan>,
+    expr: Arc<dyn PhysicalExpr>,
+    ctx: Arc<TaskContext>,
+) -> Result<Arc<BuildSide>> {
     let schema = left.schema();
     let batches = collect(left, ctx).await?;
     let batch = concat_batches(&schema, &batches)?;
@@ -145,16 +164,27 @@ async fn build_side(left: Arc<dyn ExecutionPlan>, expr: Arc<dyn PhysicalExpr>, c
     let mut entries = Vec::with_capacity(wkb.len());
     let mut geoms = Vec::with_capacity(wkb.len());
     for i in 0..wkb.len() {
-        let read = if wkb.is_valid(i) { read(wkb.value(i)) } else { None };
+        let read = if wkb.is_valid(i) {
+            read(wkb.value(i))
+        } else {
+            None
+        };
         match read {
             Some((e, g)) => {
-                entries.push(GeomWithData::new(Rectangle::from_corners([e[0], e[1]], [e[2], e[3]]), i as u32));
+                entries.push(GeomWithData::new(
+                    Rectangle::from_corners([e[0], e[1]], [e[2], e[3]]),
+                    i as u32,
+                ));
                 geoms.push(Some(Prepared::new(g)));
             }
             None => geoms.push(None),
         }
     }
-    Ok(Arc::new(BuildSide { batch, tree: RTree::bulk_load(entries), geoms }))
+    Ok(Arc::new(BuildSide {
+        batch,
+        tree: RTree::bulk_load(entries),
+        geoms,
+    }))
 }
 
 /// Joins one probe batch against the build side.
@@ -173,7 +203,9 @@ fn probe(
         if !wkb.is_valid(row) {
             continue;
         }
-        let Some((e, g)) = read(wkb.value(row)) else { continue };
+        let Some((e, g)) = read(wkb.value(row)) else {
+            continue;
+        };
         let env = AABB::from_corners([e[0] - reach, e[1] - reach], [e[2] + reach, e[3] + reach]);
         for hit in build.tree.locate_in_envelope_intersecting(&env) {
             let i = hit.data as usize;
@@ -187,7 +219,10 @@ fn probe(
     }
     let (left_idx, right_idx) = (UInt32Array::from(left_idx), UInt32Array::from(right_idx));
     let take_all = |b: &RecordBatch, idx: &UInt32Array| -> Result<Vec<ArrayRef>> {
-        b.columns().iter().map(|c| take(c.as_ref(), idx, None).map_err(Into::into)).collect()
+        b.columns()
+            .iter()
+            .map(|c| take(c.as_ref(), idx, None).map_err(Into::into))
+            .collect()
     };
     let mut left_cols = take_all(&build.batch, &left_idx)?;
     let mut right_cols = take_all(batch, &right_idx)?;
@@ -211,11 +246,25 @@ fn probe(
             .as_any()
             .downcast_ref::<BooleanArray>()
             .ok_or_else(|| DataFusionError::Internal("join filter is not boolean".into()))?;
-        let mask = deltalake::arrow::compute::prep_null_mask_filter(keep);
-        left_cols = left_cols.iter().map(|c| deltalake::arrow::compute::filter(c, &mask)).collect::<std::result::Result<_, _>>()?;
-        right_cols = right_cols.iter().map(|c| deltalake::arrow::compute::filter(c, &mask)).collect::<std::result::Result<_, _>>()?;
+        // A NULL condition drops the pair, as in a WHERE clause.
+        let mask = if keep.null_count() > 0 {
+            deltalake::arrow::compute::prep_null_mask_filter(keep)
+        } else {
+            keep.clone()
+        };
+        left_cols = left_cols
+            .iter()
+            .map(|c| deltalake::arrow::compute::filter(c, &mask))
+            .collect::<std::result::Result<_, _>>()?;
+        right_cols = right_cols
+            .iter()
+            .map(|c| deltalake::arrow::compute::filter(c, &mask))
+            .collect::<std::result::Result<_, _>>()?;
     }
-    let rows = left_cols.first().or(right_cols.first()).map_or(0, |c| c.len());
+    let rows = left_cols
+        .first()
+        .or(right_cols.first())
+        .map_or(0, |c| c.len());
     let all: Vec<ArrayRef> = left_cols.into_iter().chain(right_cols).collect();
     let columns = match projection {
         Some(p) => p.iter().map(|&i| all[i].clone()).collect(),
@@ -256,7 +305,10 @@ impl ExecutionPlan for SpatialJoinExec {
         Ok(TreeNodeRecursion::Continue)
     }
 
-    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
         let [left, right]: [Arc<dyn ExecutionPlan>; 2] = children
             .try_into()
             .map_err(|_| DataFusionError::Internal("SpatialJoinExec takes two children".into()))?;
@@ -270,16 +322,26 @@ impl ExecutionPlan for SpatialJoinExec {
         )))
     }
 
-    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
         let cell = self.build.clone();
         let (left, build_expr) = (self.left.clone(), self.condition.build_geom.clone());
         let build_ctx = context.clone();
         let build = async move {
-            cell.get_or_try_init(|| build_side(left, build_expr, build_ctx)).await.cloned()
+            cell.get_or_try_init(|| build_side(left, build_expr, build_ctx))
+                .await
+                .cloned()
         };
         let probe_stream = self.right.execute(partition, context)?;
-        let (condition, residual, projection, schema) =
-            (self.condition.clone(), self.residual.clone(), self.projection.clone(), self.schema.clone());
+        let (condition, residual, projection, schema) = (
+            self.condition.clone(),
+            self.residual.clone(),
+            self.projection.clone(),
+            self.schema.clone(),
+        );
         let metrics = BaselineMetrics::new(&self.metrics, partition);
         let out_schema = schema.clone();
         let stream = futures::stream::once(async move {
@@ -287,7 +349,14 @@ impl ExecutionPlan for SpatialJoinExec {
             let joined = probe_stream.map(move |batch| {
                 let batch = batch?;
                 let timer = metrics.elapsed_compute().timer();
-                let out = probe(&build, &batch, &condition, residual.as_ref(), projection.as_deref(), &schema);
+                let out = probe(
+                    &build,
+                    &batch,
+                    &condition,
+                    residual.as_ref(),
+                    projection.as_deref(),
+                    &schema,
+                );
                 timer.done();
                 out.inspect(|b| metrics.record_output(b.num_rows()))
             });

@@ -33,7 +33,11 @@ use predicate::Predicate;
 pub struct SpatialJoinRule;
 
 impl PhysicalOptimizerRule for SpatialJoinRule {
-    fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
         plan.transform_up(|p| {
             if let Some(nlj) = p.downcast_ref::<NestedLoopJoinExec>()
                 && let Some(join) = rewrite(nlj)?
@@ -66,11 +70,16 @@ fn rewrite(nlj: &NestedLoopJoinExec) -> Result<Option<Arc<dyn ExecutionPlan>>> {
     else {
         return Ok(None);
     };
-    let rest: Vec<Arc<dyn PhysicalExpr>> =
-        conjuncts.iter().enumerate().filter(|(i, _)| *i != k).map(|(_, c)| Arc::clone(c)).collect();
-    let residual = rest.into_iter().reduce(|a, b| Arc::new(BinaryExpr::new(a, Operator::And, b)) as _).map(|e| {
-        JoinFilter::new(e, filter.column_indices().to_vec(), filter.schema().clone())
-    });
+    let rest: Vec<Arc<dyn PhysicalExpr>> = conjuncts
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != k)
+        .map(|(_, c)| Arc::clone(c))
+        .collect();
+    let residual = rest
+        .into_iter()
+        .reduce(|a, b| Arc::new(BinaryExpr::new(a, Operator::And, b)) as _)
+        .map(|e| JoinFilter::new(e, filter.column_indices().to_vec(), filter.schema().clone()));
     Ok(Some(Arc::new(SpatialJoinExec::new(
         nlj.left().clone(),
         nlj.right().clone(),
@@ -89,7 +98,11 @@ fn constant(e: &Arc<dyn PhysicalExpr>) -> Option<f64> {
     }
 }
 
-fn spatial_condition(e: &Arc<dyn PhysicalExpr>, filter: &JoinFilter, nlj: &NestedLoopJoinExec) -> Option<SpatialCondition> {
+fn spatial_condition(
+    e: &Arc<dyn PhysicalExpr>,
+    filter: &JoinFilter,
+    nlj: &NestedLoopJoinExec,
+) -> Option<SpatialCondition> {
     let (function, predicate) = if let Some(f) = e.downcast_ref::<ScalarFunctionExpr>() {
         let p = match f.name() {
             "st_intersects" => Predicate::Intersects,
@@ -101,15 +114,18 @@ fn spatial_condition(e: &Arc<dyn PhysicalExpr>, filter: &JoinFilter, nlj: &Neste
         (f, p)
     } else if let Some(b) = e.downcast_ref::<BinaryExpr>() {
         fn distance_call(x: &Arc<dyn PhysicalExpr>) -> Option<&ScalarFunctionExpr> {
-            x.downcast_ref::<ScalarFunctionExpr>().filter(|f| f.name() == "st_distance" && f.args().len() == 2)
+            x.downcast_ref::<ScalarFunctionExpr>()
+                .filter(|f| f.name() == "st_distance" && f.args().len() == 2)
         }
         match b.op() {
-            Operator::Lt | Operator::LtEq => {
-                (distance_call(b.left())?, Predicate::DistanceBelow(constant(b.right())?, *b.op() == Operator::LtEq))
-            }
-            Operator::Gt | Operator::GtEq => {
-                (distance_call(b.right())?, Predicate::DistanceBelow(constant(b.left())?, *b.op() == Operator::GtEq))
-            }
+            Operator::Lt | Operator::LtEq => (
+                distance_call(b.left())?,
+                Predicate::DistanceBelow(constant(b.right())?, *b.op() == Operator::LtEq),
+            ),
+            Operator::Gt | Operator::GtEq => (
+                distance_call(b.right())?,
+                Predicate::DistanceBelow(constant(b.left())?, *b.op() == Operator::GtEq),
+            ),
             _ => return None,
         }
     } else {
@@ -122,7 +138,13 @@ fn spatial_condition(e: &Arc<dyn PhysicalExpr>, filter: &JoinFilter, nlj: &Neste
         (JoinSide::Right, JoinSide::Left) => (false, b, a),
         _ => return None,
     };
-    Some(SpatialCondition { predicate, build_is_a, build_geom, probe_geom, display: e.to_string() })
+    Some(SpatialCondition {
+        predicate,
+        build_is_a,
+        build_geom,
+        probe_geom,
+        display: e.to_string(),
+    })
 }
 
 /// Rewrites an expression over the join filter's columns onto one input's columns, if it reads only one.
@@ -132,20 +154,28 @@ fn one_side(
     nlj: &NestedLoopJoinExec,
 ) -> Option<(JoinSide, Arc<dyn PhysicalExpr>)> {
     let indices = filter.column_indices();
-    let sides: Vec<JoinSide> =
-        collect_columns(e).iter().filter_map(|c| indices.get(c.index()).map(|i| i.side)).collect();
+    let sides: Vec<JoinSide> = collect_columns(e)
+        .iter()
+        .filter_map(|c| indices.get(c.index()).map(|i| i.side))
+        .collect();
     let side = *sides.first()?;
     if sides.iter().any(|s| *s != side) || !matches!(side, JoinSide::Left | JoinSide::Right) {
         return None;
     }
-    let input = if side == JoinSide::Left { nlj.left().schema() } else { nlj.right().schema() };
+    let input = if side == JoinSide::Left {
+        nlj.left().schema()
+    } else {
+        nlj.right().schema()
+    };
     let moved = Arc::clone(e)
         .transform_up(|x| {
             if let Some(c) = x.downcast_ref::<Column>()
                 && let Some(ci) = indices.get(c.index())
             {
                 let name = input.field(ci.index).name().clone();
-                return Ok(Transformed::yes(Arc::new(Column::new(&name, ci.index)) as Arc<dyn PhysicalExpr>));
+                return Ok(Transformed::yes(
+                    Arc::new(Column::new(&name, ci.index)) as Arc<dyn PhysicalExpr>
+                ));
             }
             Ok(Transformed::no(x))
         })

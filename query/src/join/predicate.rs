@@ -68,9 +68,11 @@ impl EdgeBands {
                 edges.extend(ring.lines().map(|l| (l.start, l.end)));
             }
         }
-        let (ymin, ymax) = edges.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (a, b)| {
-            (lo.min(a.y).min(b.y), hi.max(a.y).max(b.y))
-        });
+        let (ymin, ymax) = edges
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (a, b)| {
+                (lo.min(a.y).min(b.y), hi.max(a.y).max(b.y))
+            });
         if edges.is_empty() || !(ymax > ymin) {
             return None;
         }
@@ -85,7 +87,11 @@ impl EdgeBands {
                 band.push((a, b));
             }
         }
-        Some(EdgeBands { ymin, height, bands })
+        Some(EdgeBands {
+            ymin,
+            height,
+            bands,
+        })
     }
 
     fn position(&self, p: Coord) -> Position {
@@ -108,12 +114,18 @@ impl EdgeBands {
             // Half-open rule: an edge counts when it spans p.y with one end strictly above.
             if (a.y <= p.y) != (b.y <= p.y) {
                 let upward = b.y > a.y;
-                if (upward && o == Orientation::CounterClockwise) || (!upward && o == Orientation::Clockwise) {
+                if (upward && o == Orientation::CounterClockwise)
+                    || (!upward && o == Orientation::Clockwise)
+                {
                     crossings += 1;
                 }
             }
         }
-        if crossings % 2 == 1 { Position::Inside } else { Position::Outside }
+        if crossings % 2 == 1 {
+            Position::Inside
+        } else {
+            Position::Outside
+        }
     }
 }
 
@@ -125,7 +137,9 @@ pub struct Prepared {
 
 impl std::fmt::Debug for Prepared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Prepared").field("geom", &self.geom).finish_non_exhaustive()
+        f.debug_struct("Prepared")
+            .field("geom", &self.geom)
+            .finish_non_exhaustive()
     }
 }
 
@@ -148,7 +162,11 @@ impl Prepared {
 
     /// Evaluates `predicate(build, probe)` when `build_is_a`, else `predicate(probe, build)`.
     pub fn test(&self, predicate: Predicate, probe: &geo::Geometry, build_is_a: bool) -> bool {
-        let p = if build_is_a { predicate } else { predicate.swapped() };
+        let p = if build_is_a {
+            predicate
+        } else {
+            predicate.swapped()
+        };
         // p is now "build <p> probe".
         match p {
             Predicate::DWithin(d) => Euclidean.distance(&self.geom, probe) <= d,
@@ -190,9 +208,21 @@ mod tests {
             for y in -2..=24 {
                 let pt = geo::Point::new(x as f64 * 0.5, y as f64 * 0.5);
                 let g = geo::Geometry::Point(pt);
-                assert_eq!(prepared.test(Predicate::Intersects, &g, true), poly.intersects(&pt), "{pt:?}");
-                assert_eq!(prepared.test(Predicate::Contains, &g, true), poly.contains(&pt), "{pt:?}");
-                assert_eq!(prepared.test(Predicate::Within, &g, false), poly.contains(&pt), "{pt:?}");
+                assert_eq!(
+                    prepared.test(Predicate::Intersects, &g, true),
+                    poly.intersects(&pt),
+                    "{pt:?}"
+                );
+                assert_eq!(
+                    prepared.test(Predicate::Contains, &g, true),
+                    poly.contains(&pt),
+                    "{pt:?}"
+                );
+                assert_eq!(
+                    prepared.test(Predicate::Within, &g, false),
+                    poly.contains(&pt),
+                    "{pt:?}"
+                );
             }
         }
     }

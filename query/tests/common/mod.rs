@@ -14,7 +14,13 @@ use tvilling_ingest::{IngestOptions, ReadOptions};
 pub const BUILDINGS: usize = 400;
 
 /// Ingests `path` as `dataset`.
-pub async fn ingest(store: &Store, path: &Path, dataset: &str, layer: Option<&str>, crs: Option<&str>) {
+pub async fn ingest(
+    store: &Store,
+    path: &Path,
+    dataset: &str,
+    layer: Option<&str>,
+    crs: Option<&str>,
+) {
     let opts = IngestOptions {
         dataset: dataset.parse::<DatasetName>().expect("dataset name"),
         read: ReadOptions {
@@ -28,15 +34,23 @@ pub async fn ingest(store: &Store, path: &Path, dataset: &str, layer: Option<&st
         owner: None,
         licence: None,
     };
-    tvilling_ingest::ingest(store, path, &opts, Arc::new(NoProgress)).await.expect("ingest");
+    tvilling_ingest::ingest(store, path, &opts, Arc::new(NoProgress))
+        .await
+        .expect("ingest");
 }
 
 /// Creates the test store in `dir`: `byggnader` and `vagar` from the town, `punkter_wgs84` in EPSG:4326.
 pub async fn town_store(dir: &Path) -> Store {
     let store = Store::open(dir.join("store").to_str().expect("utf-8 path")).expect("store");
     let town = dir.join("town.gpkg");
-    tvilling_fixtures::town::generate(&town, &tvilling_fixtures::town::TownSpec { buildings: BUILDINGS, seed: 7 })
-        .expect("town");
+    tvilling_fixtures::town::generate(
+        &town,
+        &tvilling_fixtures::town::TownSpec {
+            buildings: BUILDINGS,
+            seed: 7,
+        },
+    )
+    .expect("town");
     ingest(&store, &town, "byggnader", Some("byggnader"), None).await;
     ingest(&store, &town, "vagar", Some("vagar"), None).await;
     let points = dir.join("punkter.geojson");

@@ -8,6 +8,7 @@ pub mod export;
 pub mod info;
 pub mod ingest;
 pub mod log;
+pub mod sql;
 
 use anyhow::Context;
 use tvilling_core::{At, DatasetName};

@@ -10,5 +10,6 @@ mod concurrency;
 mod config;
 mod formats;
 mod samples;
+mod sql;
 mod util;
 mod versions;
