@@ -57,7 +57,7 @@ impl Shape {
     /// Calls `f` on every coordinate.
     pub fn for_each_coord(&self, f: &mut dyn FnMut(&C)) {
         match self {
-            Shape::Point(p) => p.iter().for_each(|c| f(c)),
+            Shape::Point(p) => p.iter().for_each(&mut *f),
             Shape::LineString(c) | Shape::Triangle(c) => c.iter().for_each(f),
             Shape::Polygon(r) => r.iter().flatten().for_each(f),
             Shape::Multi(_, parts) => parts.iter().for_each(|p| p.for_each_coord(f)),

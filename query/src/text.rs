@@ -376,7 +376,7 @@ fn parse_list<T>(v: &Value, f: &mut dyn FnMut(&Value) -> Result<T>) -> Result<Ve
     v.as_array()
         .ok_or_else(|| geojson_error(format!("expected an array, got {v}")))?
         .iter()
-        .map(|x| f(x))
+        .map(f)
         .collect()
 }
 

@@ -2,6 +2,9 @@
 //! spatial join rule and without it, so both plans must give the same rows. Expected values of the `ST_`
 //! functions were computed with PostGIS (see `tests/slt/README.md`).
 
+// A `harness = false` test binary reports its results on stdout.
+#![allow(clippy::print_stdout)]
+
 mod common;
 
 use std::path::PathBuf;

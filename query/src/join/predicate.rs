@@ -73,7 +73,7 @@ impl EdgeBands {
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (a, b)| {
                 (lo.min(a.y).min(b.y), hi.max(a.y).max(b.y))
             });
-        if edges.is_empty() || !(ymax > ymin) {
+        if edges.is_empty() || ymax.partial_cmp(&ymin) != Some(std::cmp::Ordering::Greater) {
             return None;
         }
         // About four edges a band keeps each point test short without a large index.
@@ -96,7 +96,8 @@ impl EdgeBands {
 
     fn position(&self, p: Coord) -> Position {
         let i = ((p.y - self.ymin) / self.height).floor();
-        if !(i >= 0.0) || i as usize >= self.bands.len() + 1 {
+        // NaN or below the lowest edge; points above the top band are outside too.
+        if i.is_nan() || i < 0.0 || i as usize > self.bands.len() {
             return Position::Outside;
         }
         let i = (i as usize).min(self.bands.len() - 1);
