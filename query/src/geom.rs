@@ -5,9 +5,7 @@
 //! read as WKT, as geodatafusion does. Every tvilling function reads its geometry arguments through
 //! [`wkb_array`], so all of these mix freely.
 
-use std::sync::Arc;
-
-use deltalake::arrow::array::{Array, ArrayRef, BinaryArray, BinaryBuilder};
+use deltalake::arrow::array::{Array, ArrayRef, BinaryArray};
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Field};
 use deltalake::datafusion::common::{DataFusionError, Result, ScalarValue};
@@ -138,18 +136,6 @@ fn binary(array: &ArrayRef) -> Result<&BinaryArray> {
     array.as_any().downcast_ref::<BinaryArray>().ok_or_else(|| {
         DataFusionError::Internal(format!("expected Binary, got {}", array.data_type()))
     })
-}
-
-/// Builds a WKB array from optional geometries.
-pub fn build_wkb(values: impl IntoIterator<Item = Option<Vec<u8>>>) -> ArrayRef {
-    let mut b = BinaryBuilder::new();
-    for v in values {
-        match v {
-            Some(v) => b.append_value(v),
-            None => b.append_null(),
-        }
-    }
-    Arc::new(b.finish())
 }
 
 #[cfg(test)]

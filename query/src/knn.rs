@@ -180,36 +180,26 @@ impl TableFunctionImpl for StKnn {
             .map(|e| number(e, "max_distance"))
             .transpose()?
             .unwrap_or(f64::INFINITY);
-        let (l_props, r_props) = (left.clone(), right.clone());
-        let store = self.store.clone();
-        // Planned synchronously (see table_at): read both datasets on a helper thread with its own runtime.
-        let loaded = std::thread::scope(|s| {
-            s.spawn(|| {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                rt.block_on(async {
-                    let lp = store.properties(&l_props).await?;
-                    let rp = store.properties(&r_props).await?;
-                    if lp.crs != rp.crs {
-                        return Err(tvilling_core::Error::BadInput(format!(
-                            "st_knn: {l_props} is in {} and {r_props} in {}: different CRS",
-                            lp.crs, rp.crs
-                        )));
-                    }
-                    Ok((
-                        features(&store, &l_props).await?,
-                        features(&store, &r_props).await?,
-                    ))
-                })
-                .map_err(|e| std::io::Error::other(e.to_string()))
-            })
-            .join()
+        let store = &self.store;
+        let loaded = crate::table_at::block_on_store(async {
+            let (lp, rp) = (
+                store.properties(&left).await?,
+                store.properties(&right).await?,
+            );
+            if lp.crs != rp.crs {
+                return Err(tvilling_core::Error::BadInput(format!(
+                    "st_knn: {left} is in {} and {right} in {}: different CRS",
+                    lp.crs, rp.crs
+                )));
+            }
+            Ok((
+                features(store, &left).await?,
+                features(store, &right).await?,
+            ))
         });
         let (lf, rf) = match loaded {
-            Ok(Ok(v)) => v,
-            Ok(Err(e)) => return plan_err!("{e}"),
-            Err(_) => return plan_err!("st_knn: reading the datasets failed"),
+            Ok(v) => v,
+            Err(e) => return plan_err!("{e}"),
         };
         let pairs = nearest(&lf, &rf, k, max_distance);
         let schema = Arc::new(Schema::new(vec![

@@ -55,23 +55,28 @@ impl TableFunctionImpl for TableAt {
         let dataset: DatasetName = name
             .parse()
             .map_err(|e| DataFusionError::Plan(format!("table_at: {e}")))?;
-        // Table functions are planned synchronously; load the Delta log on a helper thread with its own runtime
-        // so this works whatever runtime (if any) the caller runs on.
-        let store = self.store.clone();
-        let loaded = std::thread::scope(|s| {
-            s.spawn(|| {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                rt.block_on(DatasetTable::load(&store, &dataset, at))
-                    .map_err(|e| std::io::Error::other(e.to_string()))
-            })
-            .join()
-        });
+        let loaded = block_on_store(DatasetTable::load(&self.store, &dataset, at));
         match loaded {
-            Ok(Ok(table)) => Ok(Arc::new(table)),
-            Ok(Err(e)) => plan_err!("table_at('{name}', …): {e}"),
-            Err(_) => plan_err!("table_at('{name}', …): loading the dataset failed"),
+            Ok(table) => Ok(Arc::new(table)),
+            Err(e) => plan_err!("table_at('{name}', …): {e}"),
         }
     }
+}
+
+/// Runs `load` to completion on a helper thread with its own runtime. Table functions are planned
+/// synchronously, often inside the caller's tokio runtime, where blocking on a future is not allowed.
+pub(crate) fn block_on_store<T: Send>(
+    load: impl std::future::Future<Output = tvilling_core::Result<T>> + Send,
+) -> std::result::Result<T, String> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start a runtime: {e}"))?;
+            rt.block_on(load).map_err(|e| e.to_string())
+        })
+        .join()
+        .unwrap_or_else(|_| Err("loading the dataset failed".to_string()))
+    })
 }

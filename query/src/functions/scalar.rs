@@ -6,10 +6,7 @@
 use std::cell::OnceCell;
 use std::sync::Arc;
 
-use deltalake::arrow::array::{
-    Array, ArrayRef, BooleanBuilder, Float64Array, Float64Builder, Int32Builder, Int64Array,
-    StringArray, StringBuilder,
-};
+use deltalake::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, StringArray};
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Field, FieldRef};
 use deltalake::datafusion::common::{DataFusionError, Result, ScalarValue, plan_err};
@@ -19,7 +16,7 @@ use deltalake::datafusion::logical_expr::{
 };
 use tvilling_core::crs::{Crs, Transformer};
 
-use crate::geom::{build_wkb, crs_from_scalar, crs_of, is_geometry, wkb_array, wkb_field};
+use crate::geom::{crs_from_scalar, crs_of, is_geometry, wkb_array, wkb_field};
 
 /// What an argument is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -447,57 +444,23 @@ fn out_type(out: Out) -> DataType {
 }
 
 fn build(out: Out, results: Vec<Res>) -> Result<ArrayRef> {
-    let wrong = |r: &Res| DataFusionError::Internal(format!("result {r:?} does not match {out:?}"));
-    Ok(match out {
-        Out::Geom(_) => build_wkb(results.into_iter().map(|r| match r {
-            Res::Geom(g) => Some(g),
-            _ => None,
-        })),
-        Out::Bool => {
-            let mut b = BooleanBuilder::with_capacity(results.len());
-            for r in &results {
-                match r {
-                    Res::Bool(v) => b.append_value(*v),
-                    Res::Null => b.append_null(),
-                    r => return Err(wrong(r)),
-                }
-            }
-            Arc::new(b.finish())
-        }
-        Out::Float => {
-            let mut b = Float64Builder::with_capacity(results.len());
-            for r in &results {
-                match r {
-                    Res::Float(v) => b.append_value(*v),
-                    Res::Null => b.append_null(),
-                    r => return Err(wrong(r)),
-                }
-            }
-            Arc::new(b.finish())
-        }
-        Out::Int => {
-            let mut b = Int32Builder::with_capacity(results.len());
-            for r in &results {
-                match r {
-                    Res::Int(v) => b.append_value(*v),
-                    Res::Null => b.append_null(),
-                    r => return Err(wrong(r)),
-                }
-            }
-            Arc::new(b.finish())
-        }
-        Out::Text => {
-            let mut b = StringBuilder::new();
-            for r in &results {
-                match r {
-                    Res::Text(v) => b.append_value(v),
-                    Res::Null => b.append_null(),
-                    r => return Err(wrong(r)),
-                }
-            }
-            Arc::new(b.finish())
-        }
-    })
+    let null = ScalarValue::try_from(out_type(out))?;
+    let scalars = results.into_iter().map(|r| match (r, out) {
+        (Res::Null, _) => Ok(null.clone()),
+        (Res::Geom(g), Out::Geom(_)) => Ok(ScalarValue::Binary(Some(g))),
+        (Res::Bool(v), Out::Bool) => Ok(ScalarValue::Boolean(Some(v))),
+        (Res::Float(v), Out::Float) => Ok(ScalarValue::Float64(Some(v))),
+        (Res::Int(v), Out::Int) => Ok(ScalarValue::Int32(Some(v))),
+        (Res::Text(v), Out::Text) => Ok(ScalarValue::Utf8(Some(v))),
+        (r, _) => Err(DataFusionError::Internal(format!(
+            "result {r:?} does not match {out:?}"
+        ))),
+    });
+    let scalars = scalars.collect::<Result<Vec<_>>>()?;
+    if scalars.is_empty() {
+        return Ok(deltalake::arrow::array::new_empty_array(&out_type(out)));
+    }
+    ScalarValue::iter_to_array(scalars)
 }
 
 impl ScalarUDFImpl for StFunction {
