@@ -218,24 +218,52 @@ fn probe(
         }
     }
     let (left_idx, right_idx) = (UInt32Array::from(left_idx), UInt32Array::from(right_idx));
-    let take_all = |b: &RecordBatch, idx: &UInt32Array| -> Result<Vec<ArrayRef>> {
-        b.columns()
-            .iter()
-            .map(|c| take(c.as_ref(), idx, None).map_err(Into::into))
-            .collect()
-    };
-    let mut left_cols = take_all(&build.batch, &left_idx)?;
-    let mut right_cols = take_all(batch, &right_idx)?;
     let rows = left_idx.len();
+    // Gather only the columns the output or the residual filter reads (a count(*) reads none).
+    let n_left = build.batch.num_columns();
+    let mut needed = vec![false; n_left + batch.num_columns()];
+    match projection {
+        Some(p) => p.iter().for_each(|&i| needed[i] = true),
+        None => needed.iter_mut().for_each(|n| *n = true),
+    }
     if let Some(filter) = residual {
-        let inputs: Vec<ArrayRef> = filter
+        for c in filter.column_indices() {
+            let i = if c.side == JoinSide::Left {
+                c.index
+            } else {
+                n_left + c.index
+            };
+            needed[i] = true;
+        }
+    }
+    let mut all: Vec<Option<ArrayRef>> = Vec::with_capacity(needed.len());
+    for (i, need) in needed.iter().enumerate() {
+        all.push(if !need {
+            None
+        } else if i < n_left {
+            Some(take(build.batch.column(i).as_ref(), &left_idx, None)?)
+        } else {
+            Some(take(batch.column(i - n_left).as_ref(), &right_idx, None)?)
+        });
+    }
+    let mut rows_out = rows;
+    if let Some(filter) = residual {
+        let column = |i: usize| {
+            all[i]
+                .clone()
+                .ok_or_else(|| DataFusionError::Internal("join filter column not gathered".into()))
+        };
+        let inputs = filter
             .column_indices()
             .iter()
-            .map(|c| match c.side {
-                JoinSide::Left => left_cols[c.index].clone(),
-                _ => right_cols[c.index].clone(),
+            .map(|c| {
+                column(if c.side == JoinSide::Left {
+                    c.index
+                } else {
+                    n_left + c.index
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
         let pairs = RecordBatch::try_new_with_options(
             filter.schema().clone(),
             inputs,
@@ -252,24 +280,21 @@ fn probe(
         } else {
             keep.clone()
         };
-        left_cols = left_cols
-            .iter()
-            .map(|c| deltalake::arrow::compute::filter(c, &mask))
-            .collect::<std::result::Result<_, _>>()?;
-        right_cols = right_cols
-            .iter()
-            .map(|c| deltalake::arrow::compute::filter(c, &mask))
-            .collect::<std::result::Result<_, _>>()?;
+        rows_out = mask.true_count();
+        for c in all.iter_mut().flatten() {
+            *c = deltalake::arrow::compute::filter(c, &mask)?;
+        }
     }
-    let rows = left_cols
-        .first()
-        .or(right_cols.first())
-        .map_or(0, |c| c.len());
-    let all: Vec<ArrayRef> = left_cols.into_iter().chain(right_cols).collect();
-    let columns = match projection {
-        Some(p) => p.iter().map(|&i| all[i].clone()).collect(),
-        None => all,
+    let pick = |i: usize| {
+        all[i]
+            .clone()
+            .ok_or_else(|| DataFusionError::Internal("output column not gathered".into()))
     };
+    let columns = match projection {
+        Some(p) => p.iter().map(|&i| pick(i)).collect::<Result<Vec<_>>>()?,
+        None => (0..all.len()).map(pick).collect::<Result<Vec<_>>>()?,
+    };
+    let rows = rows_out;
     Ok(RecordBatch::try_new_with_options(
         schema.clone(),
         columns,
