@@ -58,6 +58,32 @@ fn normalize_crs(s: &str) -> String {
     }
 }
 
+/// The one CRS of a function's geometry arguments (`(argument index, field)`), or a planning error naming both
+/// when two known CRS differ. An unknown CRS (SRID 0) mixes with a known one (see docs/sql.md).
+pub fn common_crs<'a>(
+    function: &str,
+    geometries: impl IntoIterator<Item = (usize, &'a Field)>,
+) -> Result<Option<String>> {
+    let mut first: Option<(String, usize)> = None;
+    for (i, field) in geometries {
+        let Some(crs) = crs_of(field) else { continue };
+        match &first {
+            Some((c, j)) if *c != crs => {
+                let code = c.strip_prefix("EPSG:").unwrap_or(c);
+                return Err(DataFusionError::Plan(format!(
+                    "{function}: geometries are in different CRS ({c} in argument {}, {crs} in argument {}); \
+                     transform one first, e.g. ST_Transform(geom, {code})",
+                    j + 1,
+                    i + 1
+                )));
+            }
+            Some(_) => {}
+            None => first = Some((crs, i)),
+        }
+    }
+    Ok(first.map(|(c, _)| c))
+}
+
 /// The PostGIS SRID of a CRS: the EPSG code, or 0 when unknown or not an EPSG CRS.
 pub fn srid(crs: Option<&str>) -> i32 {
     crs.and_then(|c| c.strip_prefix("EPSG:"))

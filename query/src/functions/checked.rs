@@ -6,14 +6,14 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use deltalake::arrow::datatypes::{DataType, FieldRef};
-use deltalake::datafusion::common::{DataFusionError, Result, ScalarValue, plan_err};
+use deltalake::datafusion::common::{DataFusionError, Result, ScalarValue};
 use deltalake::datafusion::logical_expr::{
     ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
     Signature,
 };
 
 use super::scalar::pretty_name;
-use crate::geom::{crs_of, is_geometry};
+use crate::geom::{common_crs, is_geometry};
 
 /// A geodatafusion function behind tvilling's CRS and NULL rules.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -46,28 +46,15 @@ impl ScalarUDFImpl for Checked {
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        let mut first: Option<(String, usize)> = None;
-        for (i, f) in args.arg_fields.iter().enumerate() {
-            if !is_geometry(f) {
-                continue;
-            }
-            if let Some(crs) = crs_of(f) {
-                match &first {
-                    Some((c, j)) if *c != crs => {
-                        let code = c.strip_prefix("EPSG:").unwrap_or(c);
-                        return plan_err!(
-                            "{}: geometries are in different CRS ({c} in argument {}, {crs} in argument {}); \
-                             transform one first, e.g. ST_Transform(geom, {code})",
-                            pretty_name(self.name()),
-                            j + 1,
-                            i + 1
-                        );
-                    }
-                    Some(_) => {}
-                    None => first = Some((crs, i)),
-                }
-            }
-        }
+        let geometries = args
+            .arg_fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| is_geometry(f));
+        common_crs(
+            &pretty_name(self.name()),
+            geometries.map(|(i, f)| (i, f.as_ref())),
+        )?;
         self.inner.return_field_from_args(args)
     }
 

@@ -16,7 +16,7 @@ use deltalake::datafusion::logical_expr::{
 };
 use tvilling_core::crs::{Crs, Transformer};
 
-use crate::geom::{crs_from_scalar, crs_of, is_geometry, wkb_array, wkb_field};
+use crate::geom::{common_crs, crs_from_scalar, crs_of, is_geometry, wkb_array, wkb_field};
 
 /// What an argument is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -257,7 +257,6 @@ impl StFunction {
                 fields.len()
             );
         }
-        let mut common: Option<(String, usize)> = None;
         for (i, (field, (pname, kind))) in fields.iter().zip(self.params).enumerate() {
             let t = field.data_type();
             let ok = match kind {
@@ -279,26 +278,15 @@ impl StFunction {
                     kind_text(*kind)
                 );
             }
-            if *kind == Kind::Geom
-                && let Some(crs) = crs_of(field)
-            {
-                match &common {
-                    Some((c, j)) if *c != crs => {
-                        let code = c.strip_prefix("EPSG:").unwrap_or(c);
-                        return plan_err!(
-                            "{name}: geometries are in different CRS ({c} in argument {}, {crs} in argument {}); \
-                             transform one first, e.g. ST_Transform(geom, {code})",
-                            j + 1,
-                            i + 1
-                        );
-                    }
-                    Some(_) => {}
-                    None => common = Some((crs, i)),
-                }
-            }
         }
+        let geometries = fields
+            .iter()
+            .zip(self.params)
+            .enumerate()
+            .filter(|(_, (_, (_, k)))| *k == Kind::Geom);
+        let common = common_crs(&name, geometries.map(|(i, (f, _))| (i, f.as_ref())))?;
         Ok(match self.out {
-            Out::Geom(CrsRule::Inputs) => common.map(|(c, _)| c),
+            Out::Geom(CrsRule::Inputs) => common,
             Out::Geom(CrsRule::GeoJson) => Some(
                 scalars
                     .first()
