@@ -13,6 +13,7 @@
 
 mod history;
 mod lock;
+mod order;
 mod read;
 mod write;
 
