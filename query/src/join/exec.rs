@@ -11,7 +11,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use deltalake::arrow::array::{
-    Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, UInt32Array,
+    Array, ArrayRef, BinaryArray, BooleanArray, RecordBatch, RecordBatchOptions, UInt32Array,
 };
 use deltalake::arrow::compute::{concat_batches, take};
 use deltalake::arrow::datatypes::SchemaRef;
@@ -30,10 +30,9 @@ use deltalake::datafusion::physical_plan::{
     PlanProperties, collect,
 };
 use futures::{StreamExt, TryStreamExt};
-use geo_index::rtree::sort::HilbertSort;
-use geo_index::rtree::{RTree, RTreeBuilder, RTreeIndex};
 use tokio::sync::OnceCell;
 
+use super::index::{Index, PointGrid, z_order};
 use super::predicate::{Predicate, Prepared};
 use crate::geom::wkb_array;
 use crate::shape::Geom;
@@ -57,8 +56,12 @@ struct BuildSide {
     batch: RecordBatch,
     /// Envelopes of the non-empty build rows, Hilbert-packed into flat arrays (the build side never changes,
     /// so a static tree beats a dynamic one: a profile had rstar's iterator at half the join time).
-    tree: RTree<f64>,
-    /// Build row of each tree item, in insertion order.
+    index: Index,
+    /// The same envelopes in a grid for point probes, when they spread evenly enough.
+    grid: Option<PointGrid>,
+    /// Envelope of each index item.
+    envelopes: Vec<[f64; 4]>,
+    /// Build row of each index item.
     rows: Vec<u32>,
     geoms: Vec<Option<Prepared>>,
 }
@@ -130,10 +133,7 @@ impl DisplayAs for SpatialJoinExec {
 }
 
 /// Evaluates a geometry expression over a batch and reads it as WKB.
-fn geometry_column(
-    expr: &Arc<dyn PhysicalExpr>,
-    batch: &RecordBatch,
-) -> Result<deltalake::arrow::array::BinaryArray> {
+fn geometry_column(expr: &Arc<dyn PhysicalExpr>, batch: &RecordBatch) -> Result<BinaryArray> {
     let value = expr.evaluate(batch)?.into_array(batch.num_rows())?;
     let field = expr.return_field(&batch.schema())?;
     wkb_array(&value, &field)
@@ -142,6 +142,11 @@ fn geometry_column(
 /// The 2D envelope and `geo` geometry of a WKB value; `None` for empty or unreadable geometries, which match
 /// nothing (the SQL functions say false for empty inputs, and an unreadable one fails the query elsewhere).
 fn read(wkb: &[u8]) -> Option<([f64; 4], geo::Geometry)> {
+    if let Some((x, y)) = point_xy(wkb) {
+        // An empty point is written with NaN coordinates.
+        return (!x.is_nan() && !y.is_nan())
+            .then(|| ([x, y, x, y], geo::Geometry::Point(geo::Point::new(x, y))));
+    }
     let g = Geom::from_wkb(wkb).ok()?;
     if g.shape.is_empty() {
         return None;
@@ -154,42 +159,83 @@ fn read(wkb: &[u8]) -> Option<([f64; 4], geo::Geometry)> {
     ))
 }
 
+/// x and y of a little-endian ISO WKB point (2D, Z, M or ZM), read in place: probe sides are mostly points
+/// (addresses, sensors, laser returns) and the general reader would allocate for each.
+fn point_xy(wkb: &[u8]) -> Option<(f64, f64)> {
+    let kind = u32::from_le_bytes(wkb.get(1..5)?.try_into().ok()?);
+    let dims = match kind {
+        1 => 2,
+        1001 | 2001 => 3,
+        3001 => 4,
+        _ => return None,
+    };
+    if wkb[0] != 1 || wkb.len() != 5 + 8 * dims {
+        return None;
+    }
+    let x = f64::from_le_bytes(wkb[5..13].try_into().ok()?);
+    let y = f64::from_le_bytes(wkb[13..21].try_into().ok()?);
+    Some((x, y))
+}
+
+/// Reads and prepares the build rows `rows` of `wkb`: (row, envelope, prepared geometry) for each non-empty one.
+fn prepare(wkb: &BinaryArray, rows: std::ops::Range<usize>) -> Vec<(u32, [f64; 4], Prepared)> {
+    rows.filter(|&i| wkb.is_valid(i))
+        .filter_map(|i| {
+            let (e, g) = read(wkb.value(i))?;
+            Some((i as u32, e, Prepared::new(g)))
+        })
+        .collect()
+}
+
 async fn build_side(
     left: Arc<dyn ExecutionPlan>,
     expr: Arc<dyn PhysicalExpr>,
     ctx: Arc<TaskContext>,
 ) -> Result<Arc<BuildSide>> {
     let schema = left.schema();
+    let threads = ctx.session_config().target_partitions().max(1);
     let batches = collect(left, ctx).await?;
     let batch = concat_batches(&schema, &batches)?;
     let wkb = geometry_column(&expr, &batch)?;
-    let mut envelopes = Vec::with_capacity(wkb.len());
-    let mut geoms = Vec::with_capacity(wkb.len());
-    for i in 0..wkb.len() {
-        let read = if wkb.is_valid(i) {
-            read(wkb.value(i))
-        } else {
-            None
-        };
-        match read {
-            Some((e, g)) => {
-                envelopes.push((i as u32, e));
-                geoms.push(Some(Prepared::new(g)));
-            }
-            None => geoms.push(None),
-        }
+    // Reading and preparing (edge bands) is most of the build's cost: share it out over the cores.
+    let n = wkb.len();
+    let chunk = n.div_ceil(threads).max(1);
+    let parts = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .step_by(chunk)
+            .map(|start| {
+                let wkb = &wkb;
+                s.spawn(move || prepare(wkb, start..(start + chunk).min(n)))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join())
+            .collect::<std::result::Result<Vec<_>, _>>()
+    })
+    .map_err(|_| {
+        DataFusionError::Internal("preparing the spatial join's build side failed".into())
+    })?;
+    let mut rows = Vec::with_capacity(n);
+    let mut envelopes = Vec::with_capacity(n);
+    let mut geoms: Vec<Option<Prepared>> = (0..n).map(|_| None).collect();
+    for (i, e, g) in parts.into_iter().flatten() {
+        rows.push(i);
+        envelopes.push(e);
+        geoms[i as usize] = Some(g);
     }
-    let n = u32::try_from(envelopes.len()).map_err(|_| {
+    let index = Index::new(&envelopes).ok_or_else(|| {
         DataFusionError::Execution("the spatial join's build side has over 4 billion rows".into())
     })?;
-    let mut builder = RTreeBuilder::<f64>::new(n);
-    for (_, e) in &envelopes {
-        builder.add(e[0], e[1], e[2], e[3]);
-    }
+    let grid = index
+        .extent()
+        .and_then(|extent| PointGrid::new(&envelopes, extent));
     Ok(Arc::new(BuildSide {
         batch,
-        tree: builder.finish::<HilbertSort>(),
-        rows: envelopes.into_iter().map(|(i, _)| i).collect(),
+        index,
+        grid,
+        envelopes,
+        rows,
         geoms,
     }))
 }
@@ -205,26 +251,45 @@ fn probe(
 ) -> Result<RecordBatch> {
     let wkb = geometry_column(&condition.probe_geom, batch)?;
     let reach = condition.predicate.reach();
+    let Some(extent) = build.index.extent() else {
+        return Ok(RecordBatch::new_empty(schema.clone()));
+    };
+    let probes: Vec<(u32, [f64; 4], geo::Geometry)> = (0..wkb.len())
+        .filter(|&row| wkb.is_valid(row))
+        .filter_map(|row| {
+            let (e, g) = read(wkb.value(row))?;
+            Some((row as u32, e, g))
+        })
+        .collect();
+    let centres: Vec<(u32, f64, f64)> = probes
+        .iter()
+        .enumerate()
+        .map(|(k, (_, e, _))| (k as u32, (e[0] + e[2]) / 2.0, (e[1] + e[3]) / 2.0))
+        .collect();
     let (mut left_idx, mut right_idx) = (Vec::new(), Vec::new());
-    for row in 0..wkb.len() {
-        if !wkb.is_valid(row) {
-            continue;
+    let (mut stack, mut hits) = (Vec::new(), Vec::new());
+    for k in z_order(&centres, extent) {
+        let (row, e, g) = &probes[k as usize];
+        hits.clear();
+        match (&build.grid, g) {
+            (Some(grid), geo::Geometry::Point(p)) if reach == 0.0 => {
+                grid.point_into(&build.envelopes, p.x(), p.y(), &mut hits)
+            }
+            _ => build.index.search_into(
+                [e[0] - reach, e[1] - reach, e[2] + reach, e[3] + reach],
+                &mut stack,
+                &mut hits,
+            ),
         }
-        let Some((e, g)) = read(wkb.value(row)) else {
-            continue;
-        };
-        for hit in build
-            .tree
-            .search(e[0] - reach, e[1] - reach, e[2] + reach, e[3] + reach)
-        {
+        for &hit in &hits {
             let Some(&i) = build.rows.get(hit as usize) else {
                 continue;
             };
             if let Some(Some(prepared)) = build.geoms.get(i as usize)
-                && prepared.test(condition.predicate, &g, condition.build_is_a)
+                && prepared.test(condition.predicate, g, condition.build_is_a)
             {
                 left_idx.push(i);
-                right_idx.push(row as u32);
+                right_idx.push(*row);
             }
         }
     }

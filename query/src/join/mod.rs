@@ -8,6 +8,7 @@
 //! the rule DataFusion evaluates the same functions for every pair and returns the same rows, only slower.
 
 pub mod exec;
+mod index;
 pub mod predicate;
 
 use std::sync::Arc;
