@@ -23,6 +23,7 @@ pub mod functions;
 pub mod geom;
 pub mod join;
 pub mod knn;
+pub mod nearest;
 pub mod output;
 pub mod session;
 pub mod shape;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::common::DataFusionError;
+use deltalake::datafusion::common::tree_node::TreeNode;
 use deltalake::datafusion::execution::SendableRecordBatchStream;
 use deltalake::datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use deltalake::datafusion::execution::session_state::SessionStateBuilder;
@@ -32,7 +33,8 @@ pub struct QueryOptions {
     pub timeout: Option<Duration>,
     /// Cap on memory for sorts, joins and aggregates (DataFusion's memory pool), in bytes.
     pub memory_limit: Option<usize>,
-    /// Plan spatial joins as R-tree index joins (on by default; off only to compare plans).
+    /// Use the spatial index: spatial joins as R-tree index joins, nearest-k sorts through bbox windows (on
+    /// by default; off only to compare answers and plans).
     pub spatial_join: bool,
     /// Parallelism; defaults to the number of cores.
     pub target_partitions: Option<usize>,
@@ -130,7 +132,39 @@ impl Session {
     /// The physical plan of a statement (what `EXPLAIN` shows).
     pub async fn physical_plan(&self, sql: &str) -> Result<Arc<dyn ExecutionPlan>> {
         let plan = self.plan(sql).await?;
+        let plan = if self.options.spatial_join {
+            self.nearest_through_index(plan).await?
+        } else {
+            plan
+        };
         Ok(self.ctx.state().create_physical_plan(&plan).await?)
+    }
+
+    /// Lets nearest-k sorts read only a window of their dataset ([`crate::nearest`]), also under `EXPLAIN`.
+    async fn nearest_through_index(&self, plan: LogicalPlan) -> Result<LogicalPlan> {
+        if let LogicalPlan::Explain(explain) = &plan {
+            let inner = Box::pin(self.nearest_through_index(explain.plan.as_ref().clone())).await?;
+            let mut explain = explain.clone();
+            explain.plan = Arc::new(inner);
+            return Ok(LogicalPlan::Explain(explain));
+        }
+        if let LogicalPlan::Analyze(analyze) = &plan {
+            let inner =
+                Box::pin(self.nearest_through_index(analyze.input.as_ref().clone())).await?;
+            let mut analyze = analyze.clone();
+            analyze.input = Arc::new(inner);
+            return Ok(LogicalPlan::Analyze(analyze));
+        }
+        // Only plans that sort and compute a distance are optimized ahead (the rewrite needs constants
+        // folded); the sort key may be an alias of the distance.
+        let sorts = plan.exists(|node| Ok(matches!(node, LogicalPlan::Sort(_))))?;
+        if !sorts || !plan.display_indent().to_string().contains("st_distance") {
+            return Ok(plan);
+        }
+        let optimized = self.ctx.state().optimize(&plan)?;
+        Ok(crate::nearest::rewrite(&self.ctx, &optimized)
+            .await?
+            .unwrap_or(plan))
     }
 
     /// Runs a statement to completion within the session's time limit.

@@ -350,3 +350,81 @@ async fn gothenburg_buildings_near_streets_by_municipality() {
         }
     }
 }
+
+/// A dataset of `n` points spread over 10 × 10 km in EPSG:3006 (a fixed pseudo-random sequence), with a
+/// property `n` (the feature's number).
+async fn scattered_points(store: &tvilling_core::Store, dir: &Path, n: usize) {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut text = String::with_capacity(n * 64);
+    for i in 0..n {
+        let (x, y) = (
+            500_000.0 + next() * 10_000.0,
+            6_570_000.0 + next() * 10_000.0,
+        );
+        text.push_str(&format!(
+            "{{\"type\":\"Feature\",\"properties\":{{\"n\":{i}}},\"geometry\":{{\"type\":\"Point\",\"coordinates\":[{x:.3},{y:.3}]}}}}\n"
+        ));
+    }
+    let path = dir.join("punkter.geojsonl");
+    std::fs::write(&path, text).expect("write points");
+    common::ingest(store, &path, "punkter", None, Some("EPSG:3006")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nearest_k_reads_a_window_and_gives_the_full_scan_answer() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = tvilling_core::Store::open(dir.path().join("store").to_str().expect("utf-8"))
+        .expect("store");
+    // More than one row group (64 Ki rows), so the store writes the rows in Hilbert order.
+    scattered_points(&store, dir.path(), 150_000).await;
+    let (indexed, plain) = (session(&store, true).await, session(&store, false).await);
+    let queries = [
+        "SELECT n, ST_Distance(geometry, ST_Point(505000, 6575000, 3006)) AS d FROM punkter ORDER BY ST_Distance(geometry, ST_Point(505000, 6575000, 3006)) LIMIT 10",
+        "SELECT n FROM punkter ORDER BY ST_Distance(ST_Point(500010.5, 6570020, 3006), geometry), n LIMIT 1",
+        "SELECT n, ST_Distance(geometry, ST_Point(509000, 6571000, 3006)) AS d FROM punkter WHERE n % 7 = 3 ORDER BY ST_Distance(geometry, ST_Point(509000, 6571000, 3006)) LIMIT 25 OFFSET 5",
+        // Far outside the data: the windows grow until they reach it.
+        "SELECT n FROM punkter ORDER BY ST_Distance(geometry, ST_Point(700000, 7000000, 3006)) LIMIT 3",
+        "SELECT n, ST_Distance(geometry, ST_MakeEnvelope(503000, 6573000, 503100, 6573100, 3006)) AS d FROM punkter ORDER BY d LIMIT 50",
+    ];
+    for sql in queries {
+        let a = indexed.sql(sql).await.expect("indexed");
+        let b = plain.sql(sql).await.expect("plain");
+        assert_eq!(rows(&a), rows(&b), "{sql}");
+        assert!(!rows(&a).is_empty(), "{sql}");
+    }
+    let plan = plan_text(&indexed, queries[0]).await;
+    assert!(
+        plan.contains("st_dwithin"),
+        "no window in the plan:\n{plan}"
+    );
+    assert!(
+        plan.contains("bbox_xmax"),
+        "the window does not reach the scan:\n{plan}"
+    );
+    let analyzed = indexed
+        .sql(&format!("EXPLAIN ANALYZE {}", queries[0]))
+        .await
+        .expect("explain analyze");
+    // The rows are stored in Hilbert order, so the window meets fewer row groups than there are.
+    let text = rows(&analyzed).join("\n");
+    let pruning = text
+        .split("row_groups_pruned_statistics=")
+        .nth(1)
+        .and_then(|t| t.split(" matched").next())
+        .unwrap_or_default()
+        .to_string();
+    let numbers: Vec<u64> = pruning
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert!(
+        matches!(numbers.as_slice(), [total, matched] if matched < total),
+        "no row group skipped ({pruning}):\n{text}"
+    );
+}
