@@ -298,7 +298,8 @@ pub struct SqlArgs {
     /// Memory cap for sorts, joins and aggregates, e.g. 2GiB or 512MiB [config: query.memory_limit]
     #[arg(long, value_name = "SIZE", env = "TVILLING_QUERY_MEMORY_LIMIT")]
     pub memory_limit: Option<String>,
-    /// Plan spatial joins as nested loops instead of R-tree index joins (to compare; much slower)
+    /// Do not use the spatial index: spatial joins as nested loops, nearest-k sorts over every row (to
+    /// compare answers; much slower)
     #[arg(long)]
     pub no_spatial_join: bool,
 }
