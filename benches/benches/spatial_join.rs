@@ -200,6 +200,7 @@ fn main() -> BoxResult<()> {
             prepared.store.display()
         );
         let mut timings = rt.block_on(run_tvilling(&prepared, &queries, runs))?;
+        rt.block_on(run_nearest(&prepared, runs))?;
         if let Some(python) = &python {
             timings.extend(run_peers(
                 python, &workspace, &prepared, &queries, runs, &peers,
@@ -212,6 +213,75 @@ fn main() -> BoxResult<()> {
     } else {
         Err("the engines returned different answers (rows marked NO above)".into())
     }
+}
+
+/// Nearest 10 points to one of the points, through the index (bbox windows over the Hilbert-ordered row
+/// groups) and as DataFusion's top-k sort over every row; both must return the same rows.
+async fn run_nearest(prepared: &Prepared, runs: usize) -> BoxResult<()> {
+    let store = Store::open(prepared.store.to_str().ok_or("non-UTF-8 store path")?)?;
+    let session = |index: bool| {
+        tvilling_query::Session::open(
+            &store,
+            tvilling_query::QueryOptions {
+                spatial_join: index,
+                ..Default::default()
+            },
+        )
+    };
+    let (indexed, plain) = (session(true).await?, session(false).await?);
+    let here = indexed
+        .sql("SELECT ST_X(geometry), ST_Y(geometry), CAST(ST_SRID(geometry) AS BIGINT) FROM points WHERE id = '4242'")
+        .await?;
+    let row = here
+        .first()
+        .filter(|b| b.num_rows() == 1)
+        .ok_or("point 4242 not found")?;
+    let value = |i: usize| -> BoxResult<f64> {
+        let c = cast(row.column(i), &DataType::Float64)?;
+        Ok(c.as_any()
+            .downcast_ref::<Float64Array>()
+            .ok_or("not a number")?
+            .value(0))
+    };
+    let (x, y, srid) = (value(0)?, value(1)?, value(2)? as i64);
+    let sql = format!(
+        "SELECT id, ST_Distance(geometry, ST_Point({x}, {y}, {srid})) AS d FROM points ORDER BY d LIMIT 10"
+    );
+    let mut times = vec![];
+    let mut answers = vec![];
+    for session in [&indexed, &plain] {
+        let mut answer = session.sql(&sql).await?;
+        let mut best = f64::INFINITY;
+        for _ in 0..runs {
+            let t = Instant::now();
+            answer = session.sql(&sql).await?;
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        let mut ids = vec![];
+        for batch in &answer {
+            let column = cast(batch.column(0), &DataType::Utf8)?;
+            let column = column.as_any().downcast_ref::<StringArray>().ok_or("ids")?;
+            ids.extend(column.iter().map(|v| v.unwrap_or_default().to_string()));
+        }
+        answers.push(ids);
+        times.push(best);
+    }
+    println!(
+        "nearest 10 of {} points: index {:.4} s, top-k over every row {:.4} s (ratio {:.3}), same rows: {}",
+        prepared.points,
+        times[0],
+        times[1],
+        times[0] / times[1],
+        if answers[0] == answers[1] {
+            "yes"
+        } else {
+            "NO"
+        }
+    );
+    if answers[0] != answers[1] {
+        return Err("nearest-k through the index differs from the full top-k".into());
+    }
+    Ok(())
 }
 
 /// Makes (or finds in the cache) a case's store and GeoParquet files.

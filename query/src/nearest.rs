@@ -7,9 +7,9 @@
 //! distance `R` then bounds the answer), and adds `ST_DWithin(geom, <constant>, R)` below the sort: every
 //! row of the true top k is within `R`, so the answer is the same, and the scan reads only the window.
 //!
-//! It applies to a sort with a limit whose first key is ascending `ST_Distance` between an expression and a
-//! constant geometry, over a single dataset scan of more than one row group (below that a full read is as
-//! cheap as a window).
+//! It applies to a sort with a limit whose first key is ascending `ST_Distance` between a dataset's geometry
+//! column and a constant geometry, over a single dataset scan of more than one row group (below that a full
+//! read is as cheap as a window).
 
 use std::sync::Arc;
 
@@ -25,7 +25,7 @@ use deltalake::datafusion::logical_expr::{
 };
 use deltalake::datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
 use deltalake::datafusion::prelude::{SessionContext, col};
-use tvilling_core::schema::BBOX;
+use tvilling_core::schema::{BBOX, GEOMETRY};
 
 /// Rows below which a full read is as cheap as a window (one row group of the store's writer).
 const MIN_ROWS: usize = 64 * 1024;
@@ -133,6 +133,11 @@ fn site(sort: &Sort) -> Option<Site> {
         (c, g) if is_constant(c) && !is_constant(g) => (g.clone(), c.clone()),
         _ => return None,
     };
+    // Only the geometry column itself has bbox statistics to prune with; a computed geometry would make
+    // every window a full read.
+    if !matches!(&geometry, Expr::Column(c) if c.name == GEOMETRY) {
+        return None;
+    }
     Some(Site {
         geometry,
         constant,
