@@ -113,14 +113,19 @@ fn format_options() -> FormatOptions<'static> {
     FormatOptions::default().with_display_error(true)
 }
 
-/// Writes a result as a JSON array of row objects (columns in SELECT order).
-pub fn write_json(out: &mut dyn Write, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
-    let options = format_options();
-    let names: Vec<String> = schema
+/// Column names as JSON string literals (quoted and escaped), for the JSON and GeoJSON writers.
+fn json_names(schema: &SchemaRef) -> Vec<String> {
+    schema
         .fields()
         .iter()
         .map(|f| Value::String(f.name().clone()).to_string())
-        .collect();
+        .collect()
+}
+
+/// Writes a result as a JSON array of row objects (columns in SELECT order).
+pub fn write_json(out: &mut dyn Write, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
+    let options = format_options();
+    let names = json_names(schema);
     out.write_all(b"[")?;
     let mut first = true;
     for batch in batches {
@@ -188,11 +193,7 @@ pub fn write_geojson(
     }
     out.write_all(b",\"features\":[")?;
     let options = format_options();
-    let names: Vec<String> = schema
-        .fields()
-        .iter()
-        .map(|f| Value::String(f.name().clone()).to_string())
-        .collect();
+    let names = json_names(schema);
     let mut first = true;
     for batch in batches {
         let cols = columns(batch, schema, &options)?;
