@@ -13,6 +13,7 @@
 #![deny(unsafe_code)]
 
 mod error;
+pub mod citymodel;
 pub mod export;
 mod gdal_errors;
 mod pipeline;

@@ -1,0 +1,1 @@
+//! From a city model to store rows (being written).
