@@ -85,7 +85,11 @@ pub trait SourceReader: Send + Sync {
     ) -> Result<Vec<ReadOutput>>;
 }
 
-/// Every reader, most specific first; the GDAL vector reader comes last because it tries anything.
+/// Every reader, most specific first; the GDAL vector reader comes last because it tries anything (GDAL
+/// would read a CityGML file as plain GML and lose its solids and semantics).
 pub fn readers() -> Vec<Box<dyn SourceReader>> {
-    vec![Box::new(crate::vector::VectorReader)]
+    vec![
+        Box::new(crate::citymodel::CityModelReader),
+        Box::new(crate::vector::VectorReader),
+    ]
 }

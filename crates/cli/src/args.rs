@@ -92,6 +92,8 @@ pub enum Command {
     Classify(ClassifyArgs),
     /// Ask the twin in SQL: PostGIS-named ST_ functions, spatial joins, table_at() time travel (read-only)
     Sql(SqlArgs),
+    /// Build OGC 3D Tiles 1.1 of a dataset version (buildings from city models or extruded footprints)
+    Tile(TileArgs),
     /// Build a sample twin: generate a small Swedish town, ingest it (and ../shared/data samples if present)
     Demo(DemoArgs),
     /// Show the merged configuration or its JSON Schema
@@ -223,6 +225,44 @@ pub struct ExportArgs {
     /// Which version
     #[command(flatten)]
     pub at: VersionArgs,
+}
+
+/// `tvilling tile`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  tvilling ingest delft.city.json --dataset delft
+  tvilling tile delft --out www/delft
+  tvilling tile byggnader --height-attr hojd --out www/byggnader
+  tvilling tile byggnader --version 3 --height-attr hojd --out www/byggnader-v3
+
+City models (CityJSON, CityGML) are 3D already. Footprints need --height-attr COLUMN (metres above the \
+footprint's own z, or above 0 when 2D) or --height-from-z (the footprint's z is the roof; the block \
+reaches down to height 0).
+
+Tiles are kept in the store beside the dataset (<store>/<dataset>/_tiles/, one tileset-v<N>.json per \
+version, content shared between versions) and, with --out, copied to a folder holding tileset.json. \
+Re-tiling after a change rebuilds only the tiles whose buildings changed; the summary says how many. \
+Heights become ellipsoidal with the vertical datum's geoid grid from PROJ_DATA, else EGM96; the grid \
+used is logged and written into the tileset (asset.extras.heights).")]
+pub struct TileArgs {
+    /// The dataset
+    pub name: String,
+    /// Which version
+    #[command(flatten)]
+    pub at: VersionArgs,
+    /// Also write the tileset (tileset.json + content/) to this folder
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Extrude footprints by this column (metres)
+    #[arg(long, value_name = "COLUMN", conflicts_with = "height_from_z")]
+    pub height_attr: Option<String>,
+    /// Extrude footprints from height 0 up to their z (the roof height)
+    #[arg(long)]
+    pub height_from_z: bool,
+    /// Summary format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
 }
 
 /// `tvilling classify`.

@@ -30,6 +30,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
         Command::Export(a) => commands::export::run(&store, a).await,
         Command::Classify(a) => commands::classify::run(&store, a).await,
         Command::Sql(a) => commands::sql::run(&store, &config, a).await,
+        Command::Tile(a) => commands::tile::run(&store, &config, a).await,
         Command::Demo(a) => commands::demo::run(&store, &config, a).await,
         Command::Config(a) => commands::config::run(&config, a),
     }

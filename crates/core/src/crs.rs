@@ -94,6 +94,92 @@ impl Crs {
     }
 }
 
+/// Compound CRS codes that files declare as one code, split into horizontal + vertical, since the
+/// store keeps the two apart (a compound code alone would hide the height datum from the tiler).
+/// Source: the EPSG registry entries of these codes.
+const COMPOUND: &[(u32, u32, u32)] = &[
+    (5845, 3006, 5613),   // SWEREF99 TM + RH2000 height
+    (7415, 28992, 5709),  // Amersfoort / RD New + NAP height
+    (9286, 4258, 5613),   // ETRS89 + RH2000 (geographic)
+    (5555, 25832, 5783),  // ETRS89 / UTM 32N + DHHN92 height
+    (5556, 25833, 5783),  // ETRS89 / UTM 33N + DHHN92 height
+    (7423, 25832, 7837),  // ETRS89 / UTM 32N + DHHN2016 height (as used by German LoD2 data)
+    (2056, 2056, 0),      // CH1903+ / LV95 is horizontal only; listed so the table documents it
+];
+
+/// The AdV (German surveying authorities) CRS names used in `urn:adv:crs:…` declarations.
+const ADV: &[(&str, u32)] = &[
+    ("ETRS89_UTM32", 25832),
+    ("ETRS89_UTM33", 25833),
+    ("DE_DHDN_3GK2", 31466),
+    ("DE_DHDN_3GK3", 31467),
+    ("DE_DHDN_3GK4", 31468),
+    ("DE_DHDN_3GK5", 31469),
+    ("DE_DHHN92_NH", 5783),
+    ("DE_DHHN2016_NH", 7837),
+    ("DE_DHHN2016", 7837),
+];
+
+impl Crs {
+    /// Reads a CRS as city-model files declare it: `EPSG:7415`, OGC URNs (`urn:ogc:def:crs:EPSG::25833`),
+    /// compound URNs (`urn:ogc:def:crs,crs:EPSG::25832,crs:EPSG::5783`), OGC URLs
+    /// (`https://www.opengis.net/def/crs/EPSG/0/7415`) and AdV names
+    /// (`urn:adv:crs:ETRS89_UTM32*DE_DHHN92_NH`). Known compound codes are split into horizontal and
+    /// vertical. `None` when the text names no CRS tvilling can identify.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tvilling_core::crs::Crs;
+    /// let d = |s| Crs::from_declaration(s).map(|c| c.to_string());
+    /// assert_eq!(d("https://www.opengis.net/def/crs/EPSG/0/7415").as_deref(), Some("EPSG:28992+5709"));
+    /// assert_eq!(d("urn:ogc:def:crs,crs:EPSG::25832,crs:EPSG::5783").as_deref(), Some("EPSG:25832+5783"));
+    /// assert_eq!(d("urn:adv:crs:ETRS89_UTM32*DE_DHHN92_NH").as_deref(), Some("EPSG:25832+5783"));
+    /// assert_eq!(d("EPSG:25833").as_deref(), Some("EPSG:25833"));
+    /// assert_eq!(d("local grid"), None);
+    /// ```
+    pub fn from_declaration(text: &str) -> Option<Crs> {
+        let t = text.trim();
+        if let Some(rest) = t.strip_prefix("urn:adv:crs:") {
+            let mut codes = rest.split('*').map(|name| {
+                let name = name.split(':').next().unwrap_or(name);
+                ADV.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
+            });
+            let h = codes.next().flatten()?;
+            let v = codes.next().flatten();
+            return Some(Crs::epsg(h, v));
+        }
+        // Every EPSG code in the text, in order: URLs end in `/EPSG/0/N`, URNs in `EPSG::N` or `EPSG:N`.
+        let mut codes = vec![];
+        for part in t.split([',', '/', '+', ' ']) {
+            let code = part
+                .rsplit("EPSG:")
+                .next()
+                .filter(|_| part.contains("EPSG:") || codes.is_empty() && !part.is_empty())
+                // `EPSG::N`, `EPSG:N` and versioned `EPSG:6.12:N` all end in `:N`.
+                .map(|c| c.rsplit(':').next().unwrap_or(c))
+                .and_then(|c| c.parse::<u32>().ok())
+                .filter(|c| *c > 0);
+            if let Some(c) = code {
+                codes.push(c);
+            }
+        }
+        // A URL's path carries the registry version ("0") before the code; it was filtered as 0 above,
+        // so the last number is the code.
+        let (h, v) = match codes.as_slice() {
+            [] => return None,
+            [one] => (*one, None),
+            [.., h, v] => (*h, Some(*v)),
+        };
+        if v.is_none()
+            && let Some((_, ch, cv)) = COMPOUND.iter().find(|(c, _, _)| *c == h)
+        {
+            return Some(Crs::epsg(*ch, (*cv != 0).then_some(*cv)));
+        }
+        Some(Crs::epsg(h, v))
+    }
+}
+
 impl FromStr for Crs {
     type Err = Error;
     /// Accepts `EPSG:3006`, `epsg:3006`, `3006`, `EPSG:3006+5613`, `EPSG:3006+EPSG:5613` and OGC URNs

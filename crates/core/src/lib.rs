@@ -29,6 +29,7 @@ pub mod progress;
 pub mod provenance;
 pub mod schema;
 pub mod store;
+pub mod surfaces;
 pub mod wkb;
 
 pub use dataset::{Classification, DatasetName, DatasetProperties, Kind};

@@ -1,9 +1,9 @@
 //! Vector sources through GDAL/OGR: every vector format the system GDAL reads (GeoPackage, Shapefile,
 //! GeoJSON, FlatGeobuf, GML, SQLite/SpatiaLite, CSV with WKT, …), all layers or one, 2D and 3D.
 
-mod checks;
+pub(crate) mod checks;
 mod crs;
-mod fields;
+pub(crate) mod fields;
 mod ogr_ffi;
 mod reader;
 

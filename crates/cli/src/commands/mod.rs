@@ -9,6 +9,7 @@ pub mod info;
 pub mod ingest;
 pub mod log;
 pub mod sql;
+pub mod tile;
 
 use anyhow::Context;
 use tvilling_core::{At, DatasetName};
