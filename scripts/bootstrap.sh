@@ -21,3 +21,18 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "bootstrap: cargo is not installed; install Rust from https://rustup.rs (1.95 or newer) and re-run" >&2
   exit 2
 fi
+
+# Reference validators the tests run against (tools/validators: glTF-Validator for glb tile content),
+# installed from the pinned package-lock.json.
+validators="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tools/validators"
+if [ ! -d "$validators/node_modules/gltf-validator" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "bootstrap: installing nodejs npm" >&2
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm >&2
+  fi
+  echo "bootstrap: installing the glTF validator in tools/validators" >&2
+  (cd "$validators" && npm ci --silent --no-audit --no-fund >&2)
+fi

@@ -12,8 +12,8 @@
 // One audited exception to "no unsafe code": vector/ogr_ffi.rs (see its module doc).
 #![deny(unsafe_code)]
 
-mod error;
 pub mod citymodel;
+mod error;
 pub mod export;
 mod gdal_errors;
 mod pipeline;

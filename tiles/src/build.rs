@@ -175,7 +175,10 @@ pub async fn tile(
     }
     progress.set_message("reading dataset");
     let (schema, stream) = store.scan(name, at).await?;
-    let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(tvilling_core::Error::from)?;
+    let batches: Vec<RecordBatch> = stream
+        .try_collect()
+        .await
+        .map_err(tvilling_core::Error::from)?;
     let batch = concat_batches(&schema, &batches)
         .map_err(|e| Error::Internal(format!("concatenating batches: {e}")))?;
     drop(batches);
@@ -198,7 +201,11 @@ fn numeric_columns(info: &tvilling_core::store::DatasetInfo) -> String {
         .filter(|c| !c.name.starts_with("bbox_"))
         .map(|c| c.name.as_str())
         .collect();
-    if cols.is_empty() { "(none)".into() } else { cols.join(", ") }
+    if cols.is_empty() {
+        "(none)".into()
+    } else {
+        cols.join(", ")
+    }
 }
 
 fn run(
@@ -224,7 +231,10 @@ fn run(
     // The frame sits at the root cell's centre, which only moves when the data outgrows the cell:
     // content positions (and so content hashes) survive small edits.
     let projector = Projector::new(crs, &geoid)?;
-    let (cx, cy) = (root.cell[0] + root.cell[2] / 2.0, root.cell[1] + root.cell[2] / 2.0);
+    let (cx, cy) = (
+        root.cell[0] + root.cell[2] / 2.0,
+        root.cell[1] + root.cell[2] / 2.0,
+    );
     let (lon, lat) = projector.lon_lat(cx, cy)?;
     let enu = Enu::at(lon, lat, 0.0);
     drop(projector);
@@ -254,7 +264,13 @@ fn run(
     };
     let built = build_node(&ctx, &root)?;
     let depth = depth(&built);
-    let tileset = crate::tileset::json(&built_view(&built), &ctx.enu, &ctx.props, &ctx.geoid.note, version)?;
+    let tileset = crate::tileset::json(
+        &built_view(&built),
+        &ctx.enu,
+        &ctx.props,
+        &ctx.geoid.note,
+        version,
+    )?;
     let (cache_path, out) = ctx.output.finish(&tileset, version)?;
     progress.finish();
     let skipped = ctx.skipped_features.load(Ordering::Relaxed);
@@ -296,8 +312,8 @@ fn features(batch: &RecordBatch) -> Result<Vec<Feature>> {
         .iter()
         .map(|f| SortField::new(f.data_type().clone()))
         .collect();
-    let converter = RowConverter::new(fields)
-        .map_err(|e| Error::Internal(format!("row converter: {e}")))?;
+    let converter =
+        RowConverter::new(fields).map_err(|e| Error::Internal(format!("row converter: {e}")))?;
     let rows = converter
         .convert_columns(batch.columns())
         .map_err(|e| Error::Internal(format!("row converter: {e}")))?;
@@ -337,8 +353,15 @@ fn build_node(ctx: &Ctx, node: &Node) -> Result<Built> {
         .collect::<Result<_>>()?;
     // The parent shows LOD1 blocks of its largest buildings.
     let mut all = node.all_features();
-    all.sort_by(|a, b| ctx.features[*b].size.total_cmp(&ctx.features[*a].size).then(a.cmp(b)));
-    let dropped = all.get(PARENT_FEATURES).map_or(0.0, |f| ctx.features[*f].size);
+    all.sort_by(|a, b| {
+        ctx.features[*b]
+            .size
+            .total_cmp(&ctx.features[*a].size)
+            .then(a.cmp(b))
+    });
+    let dropped = all
+        .get(PARENT_FEATURES)
+        .map_or(0.0, |f| ctx.features[*f].size);
     all.truncate(PARENT_FEATURES);
     all.sort_unstable();
     // Simplify footprints by 1/500 of the cell: invisible at the distance the parent is shown from.
@@ -369,7 +392,10 @@ fn content(ctx: &Ctx, address: &str, fs: &[usize], detail: Detail) -> Result<Bui
     let mut h = Sha256::new();
     h.update(FORMAT);
     h.update(ctx.schema_hash);
-    h.update(format!("{:?}|{:?}|{:?}|{}", detail, ctx.height, ctx.enu.origin, ctx.geoid.note));
+    h.update(format!(
+        "{:?}|{:?}|{:?}|{}",
+        detail, ctx.height, ctx.enu.origin, ctx.geoid.note
+    ));
     for f in fs {
         h.update(ctx.features[*f].hash);
     }
@@ -444,7 +470,10 @@ fn make(ctx: &Ctx, fs: &[usize], detail: Detail) -> Result<Option<(Vec<u8>, Cont
     if meshes.is_empty() {
         return Ok(None);
     }
-    let all: Vec<[f64; 3]> = meshes.iter().flat_map(|(_, m)| m.positions.iter().copied()).collect();
+    let all: Vec<[f64; 3]> = meshes
+        .iter()
+        .flat_map(|(_, m)| m.positions.iter().copied())
+        .collect();
     let (lo, hi) = bounds(&all);
     drop(all);
     let centre = [0, 1, 2].map(|k| (lo[k] + hi[k]) / 2.0);
@@ -457,7 +486,8 @@ fn make(ctx: &Ctx, fs: &[usize], detail: Detail) -> Result<Option<(Vec<u8>, Cont
             let d = [p[0] - centre[0], p[1] - centre[1], p[2] - centre[2]];
             [d[0] as f32, d[2] as f32, -d[1] as f32]
         }));
-        mesh.normals.extend(m.normals.iter().map(|n| [n[0], n[2], -n[1]]));
+        mesh.normals
+            .extend(m.normals.iter().map(|n| [n[0], n[2], -n[1]]));
         mesh.colors.extend_from_slice(&m.colors);
         mesh.feature_ids
             .extend(std::iter::repeat_n(id as u32, m.positions.len()));
@@ -499,20 +529,41 @@ fn feature_mesh(
     let solid: Vec<Polygon> = match &ctx.height {
         Height::Geometry => polygons,
         Height::Attribute(_) => {
-            let h = ctx.heights.as_ref().filter(|h| h.is_valid(row)).map(|h| h.value(row));
+            let h = ctx
+                .heights
+                .as_ref()
+                .filter(|h| h.is_valid(row))
+                .map(|h| h.value(row));
             let Some(h) = h.filter(|h| h.is_finite() && *h > 0.0) else {
                 return Ok(None);
             };
-            let base = polygons.iter().flatten().flatten().map(|p| p[2]).fold(f64::INFINITY, f64::min);
-            polygons.iter().flat_map(|p| extrude(p, base, base + h)).collect()
+            let base = polygons
+                .iter()
+                .flatten()
+                .flatten()
+                .map(|p| p[2])
+                .fold(f64::INFINITY, f64::min);
+            polygons
+                .iter()
+                .flat_map(|p| extrude(p, base, base + h))
+                .collect()
         }
         Height::FromZ => {
-            let top = polygons.iter().flatten().flatten().map(|p| p[2]).fold(f64::NEG_INFINITY, f64::max);
+            let top = polygons
+                .iter()
+                .flatten()
+                .flatten()
+                .map(|p| p[2])
+                .fold(f64::NEG_INFINITY, f64::max);
             polygons.iter().flat_map(|p| extrude(p, 0.0, top)).collect()
         }
     };
     // The geoid height at the feature's first vertex: it varies by centimetres across a building.
-    let Some(first) = solid.first().and_then(|p| p.first()).and_then(|r| r.first()) else {
+    let Some(first) = solid
+        .first()
+        .and_then(|p| p.first())
+        .and_then(|r| r.first())
+    else {
         return Ok(None);
     };
     let (lon, lat) = projector.lon_lat(first[0], first[1])?;
@@ -521,7 +572,11 @@ fn feature_mesh(
         .iter()
         .map(|p| {
             p.iter()
-                .map(|r| r.iter().map(|c| projector.ecef(*c, n).map(|e| ctx.enu.local(e))).collect())
+                .map(|r| {
+                    r.iter()
+                        .map(|c| projector.ecef(*c, n).map(|e| ctx.enu.local(e)))
+                        .collect()
+                })
                 .collect::<Result<Vec<_>>>()
         })
         .collect::<Result<_>>()?;
@@ -548,7 +603,12 @@ fn block(local: &[Polygon], tolerance: f64) -> Option<(FeatureMesh, f64)> {
     let (lo, hi) = bounds(&pts);
     let hull = MultiPoint(pts.iter().map(|p| Point::new(p[0], p[1])).collect()).convex_hull();
     let hull = hull.simplify(tolerance);
-    let ring: Vec<[f64; 3]> = hull.exterior().0.iter().map(|c| [c.x, c.y, lo[2]]).collect();
+    let ring: Vec<[f64; 3]> = hull
+        .exterior()
+        .0
+        .iter()
+        .map(|c| [c.x, c.y, lo[2]])
+        .collect();
     let mut roof_low = hi[2];
     for p in local {
         if let Some(r) = p.first() {
@@ -585,8 +645,11 @@ fn numbers(b: &RecordBatch, col: &str) -> Result<Float64Array> {
     let c = b
         .column_by_name(col)
         .ok_or_else(|| Error::BadInput(format!("no column '{col}' for --height-attr")))?;
-    let f = tvilling_core::arrow::compute::cast(c, &tvilling_core::arrow::datatypes::DataType::Float64)
-        .map_err(|e| Error::BadInput(format!("--height-attr {col}: not a number column ({e})")))?;
+    let f =
+        tvilling_core::arrow::compute::cast(c, &tvilling_core::arrow::datatypes::DataType::Float64)
+            .map_err(|e| {
+                Error::BadInput(format!("--height-attr {col}: not a number column ({e})"))
+            })?;
     Ok(f.as_primitive::<Float64Type>().clone())
 }
 
@@ -602,11 +665,13 @@ fn count(b: &Built) -> usize {
 fn built_view(b: &Built) -> crate::tileset::TileView {
     crate::tileset::TileView {
         address: b.address.clone(),
-        content: b.content.as_ref().map(|(uri, info)| (uri.clone(), info.centre)),
+        content: b
+            .content
+            .as_ref()
+            .map(|(uri, info)| (uri.clone(), info.centre)),
         lo: b.lo,
         hi: b.hi,
         error: b.error,
         children: b.children.iter().map(built_view).collect(),
     }
 }
-

@@ -24,7 +24,10 @@ const WGS84_F: f64 = 1.0 / 298.257_223_563;
 /// of PROJ-data / the national agencies; a user installs them in `PROJ_DATA`.
 const GEOID_GRIDS: &[(u32, &[&str])] = &[
     // RH 2000 (Sweden): SWEN17_RH2000 from Lantmäteriet.
-    (5613, &["se_lantmateriet_SWEN17_RH2000.tif", "SWEN17_RH2000.gtx"]),
+    (
+        5613,
+        &["se_lantmateriet_SWEN17_RH2000.tif", "SWEN17_RH2000.gtx"],
+    ),
     // NAP (Netherlands): NLGEO2018.
     (5709, &["nl_nsgi_nlgeo2018.tif"]),
     // DHHN92 / DHHN2016 (Germany): GCG2016.
@@ -89,7 +92,7 @@ pub fn choose_geoid(crs: Crs) -> GeoidInfo {
 fn grid_installed(name: &str) -> bool {
     let mut dirs: Vec<std::path::PathBuf> = ["PROJ_DATA", "PROJ_LIB"]
         .iter()
-        .filter_map(|v| std::env::var_os(v))
+        .filter_map(std::env::var_os)
         .flat_map(|v| std::env::split_paths(&v).collect::<Vec<_>>())
         .collect();
     if let Some(home) = std::env::var_os("HOME") {

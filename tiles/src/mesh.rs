@@ -118,7 +118,8 @@ impl FeatureMesh {
                 let base = self.positions.len() as u32;
                 let part = part.unwrap_or_else(|| Part::from_normal(normal));
                 let n32 = normal.map(|c| c as f32);
-                self.normals.extend(std::iter::repeat_n(n32, vertices.len()));
+                self.normals
+                    .extend(std::iter::repeat_n(n32, vertices.len()));
                 self.colors
                     .extend(std::iter::repeat_n(part.color(), vertices.len()));
                 self.positions.extend(vertices);
@@ -144,15 +145,19 @@ impl FeatureMesh {
     }
 }
 
+/// A triangulated polygon: unit normal, vertices, triangles indexing them.
+pub type Triangulation = ([f64; 3], Vec<[f64; 3]>, Vec<[u32; 3]>);
+
 /// Triangulates one polygon: its unit normal, its vertices (rings without closing duplicates) and
 /// triangles indexing them, counter-clockwise seen from the normal. `None` when degenerate.
-pub fn triangulate(polygon: &[Ring]) -> Option<([f64; 3], Vec<[f64; 3]>, Vec<[u32; 3]>)> {
+pub fn triangulate(polygon: &[Ring]) -> Option<Triangulation> {
     let rings: Vec<Vec<[f64; 3]>> = polygon.iter().map(|r| clean(r)).collect();
     let outer = rings.first().filter(|r| r.len() >= 3)?;
     let n = newell_normal(outer);
     let len = norm(n);
     // Under 1 cm² of area there is nothing to see, and the plane is not defined well enough to project.
-    if !(len > 2e-4) {
+    // Also false for NaN: written as a positive test.
+    if len.is_nan() || len <= 2e-4 {
         return None;
     }
     let n = n.map(|c| c / len);
@@ -220,7 +225,7 @@ pub fn extrude(footprint: &[Ring], base: f64, top: f64) -> Vec<Polygon> {
         })
         .filter(|r| r.len() >= 3)
         .collect();
-    if rings.is_empty() || !(top > base) {
+    if rings.is_empty() || top.is_nan() || base.is_nan() || top <= base {
         return vec![];
     }
     let at = |r: &Vec<[f64; 3]>, z: f64| -> Ring {
@@ -345,7 +350,11 @@ mod tests {
         for p in extrude(&[cw], 2.0, 8.0) {
             assert!(m.add_polygon(&p, None));
         }
-        assert!((m.signed_volume() - 600.0).abs() < 1e-6, "{}", m.signed_volume());
+        assert!(
+            (m.signed_volume() - 600.0).abs() < 1e-6,
+            "{}",
+            m.signed_volume()
+        );
         assert!((m.area() - (2.0 * 100.0 + 4.0 * 60.0)).abs() < 1e-6);
     }
 
@@ -364,7 +373,12 @@ mod tests {
     #[test]
     fn skips_degenerate_polygons() {
         let mut m = FeatureMesh::default();
-        let line: Ring = vec![[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 0.0, 0.0]];
+        let line: Ring = vec![
+            [0.0, 0.0, 0.0],
+            [1.0, 0.0, 0.0],
+            [2.0, 0.0, 0.0],
+            [0.0, 0.0, 0.0],
+        ];
         let point: Ring = vec![[1.0, 1.0, 1.0]; 4];
         let nan: Ring = vec![[f64::NAN, 0.0, 0.0]; 4];
         for p in [vec![line], vec![point], vec![nan], vec![]] {

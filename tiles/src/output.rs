@@ -74,7 +74,10 @@ impl Output {
     pub fn store(&self, hash: &str, glb: &[u8], info: &ContentInfo) -> Result<ContentInfo> {
         write_atomic(&self.cache.join("content").join(format!("{hash}.glb")), glb)?;
         let json = serde_json::to_vec(info).map_err(|e| Error::Internal(e.to_string()))?;
-        write_atomic(&self.cache.join("index").join(format!("{hash}.json")), &json)?;
+        write_atomic(
+            &self.cache.join("index").join(format!("{hash}.json")),
+            &json,
+        )?;
         Ok(*info)
     }
 

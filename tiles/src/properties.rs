@@ -62,7 +62,9 @@ impl Properties {
         let mut taken_enums: Vec<String> = vec![];
         for (i, field) in batch.schema().fields().iter().enumerate() {
             let name = field.name();
-            if name == GEOMETRY || BBOX.contains(&name.as_str()) || INTERNAL.contains(&name.as_str())
+            if name == GEOMETRY
+                || BBOX.contains(&name.as_str())
+                || INTERNAL.contains(&name.as_str())
             {
                 continue;
             }
@@ -90,7 +92,10 @@ impl Properties {
                         (PropertyType::Int64, SourceKind::Int64, a)
                     }
                 }
-                DataType::Float16 | DataType::Float32 | DataType::Float64 | DataType::Decimal128(..) => (
+                DataType::Float16
+                | DataType::Float32
+                | DataType::Float64
+                | DataType::Decimal128(..) => (
                     PropertyType::Float64,
                     SourceKind::Float,
                     cast(col, &DataType::Float64).map_err(arrow_err)?,
@@ -227,7 +232,9 @@ impl Properties {
                 SourceKind::Enum(_) => {
                     let t = a.as_string::<i32>();
                     let mut occ: BTreeMap<&str, u64> = BTreeMap::new();
-                    t.iter().flatten().for_each(|v| *occ.entry(v).or_default() += 1);
+                    t.iter()
+                        .flatten()
+                        .for_each(|v| *occ.entry(v).or_default() += 1);
                     Some(json!({ "occurrences": occ }))
                 }
                 SourceKind::Bool | SourceKind::Text => None,
@@ -283,11 +290,27 @@ mod tests {
         RecordBatch::try_new(
             Arc::new(s),
             vec![
-                Arc::new(StringArray::from(vec!["a", "b", "c", "d"])),
-                Arc::new(StringArray::from(vec![Some("Bostad"), Some("Skola"), None, Some("Bostad")])),
-                Arc::new(Int64Array::from(vec![Some(2), None, Some(5), Some(1)])),
-                Arc::new(Float64Array::from(vec![6.5, 9.0, 15.2, 3.1])),
-                Arc::new(BooleanArray::from(vec![false, true, false, false])),
+                Arc::new(StringArray::from(vec!["a", "b", "c", "d", "e", "f"])),
+                Arc::new(StringArray::from(vec![
+                    Some("Bostad"),
+                    Some("Skola"),
+                    None,
+                    Some("Bostad"),
+                    Some("Skola"),
+                    Some("Bostad"),
+                ])),
+                Arc::new(Int64Array::from(vec![
+                    Some(2),
+                    None,
+                    Some(5),
+                    Some(1),
+                    Some(3),
+                    Some(2),
+                ])),
+                Arc::new(Float64Array::from(vec![6.5, 9.0, 15.2, 3.1, 4.0, 5.0])),
+                Arc::new(BooleanArray::from(vec![
+                    false, true, false, false, false, false,
+                ])),
             ],
         )
         .unwrap()
@@ -301,7 +324,9 @@ mod tests {
             ty,
             vec![
                 PropertyType::String,
-                PropertyType::Enum { enum_id: "andamal".into() },
+                PropertyType::Enum {
+                    enum_id: "andamal".into()
+                },
                 PropertyType::Int32,
                 PropertyType::Float64,
                 PropertyType::Boolean
@@ -316,7 +341,10 @@ mod tests {
         let p = Properties::new(&batch(), "town", "building").unwrap();
         let t = p.table(&[2, 0]);
         assert_eq!(t.count, 2);
-        assert_eq!(t.columns[0], Values::String(vec![Some("c".into()), Some("a".into())]));
+        assert_eq!(
+            t.columns[0],
+            Values::String(vec![Some("c".into()), Some("a".into())])
+        );
         assert_eq!(t.columns[1], Values::Enum(vec![None, Some(0)]));
         assert_eq!(t.columns[2], Values::Int32(vec![Some(5), Some(2)]));
     }
@@ -328,7 +356,7 @@ mod tests {
         let props = &s["classes"]["building"]["properties"];
         assert_eq!(props["hojd"]["max"], 15.2);
         assert_eq!(props["vaningar"]["min"], 1);
-        assert_eq!(props["andamal"]["occurrences"]["Bostad"], 2);
-        assert_eq!(s["classes"]["building"]["count"], 4);
+        assert_eq!(props["andamal"]["occurrences"]["Bostad"], 3);
+        assert_eq!(s["classes"]["building"]["count"], 6);
     }
 }

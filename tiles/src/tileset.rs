@@ -57,7 +57,10 @@ pub fn json(
     ];
     root_json["transform"] = json!(transform);
     root_json["refine"] = json!("REPLACE");
-    let diagonal = (0..3).map(|k| (root.hi[k] - root.lo[k]).powi(2)).sum::<f64>().sqrt();
+    let diagonal = (0..3)
+        .map(|k| (root.hi[k] - root.lo[k]).powi(2))
+        .sum::<f64>()
+        .sqrt();
     Ok(json!({
         "asset": {
             "version": "1.1",
@@ -95,7 +98,9 @@ fn tile(t: &TileView, origin: [f64; 3], parent_origin: [f64; 3]) -> Value {
     });
     if origin != parent_origin {
         let d = [0, 1, 2].map(|k| origin[k] - parent_origin[k]);
-        v["transform"] = json!([1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, d[0], d[1], d[2], 1.0]);
+        v["transform"] = json!([
+            1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, d[0], d[1], d[2], 1.0
+        ]);
     }
     if let Some((uri, _)) = &t.content {
         v["content"] = json!({ "uri": uri });

@@ -53,7 +53,13 @@ pub fn build(centres: &[[f64; 2]]) -> Option<Node> {
     if !(lo[0] <= hi[0] && lo[1] <= hi[1]) {
         return None;
     }
-    let mut size = 2f64.powi((hi[0] - lo[0]).max(hi[1] - lo[1]).max(MIN_CELL).log2().ceil() as i32);
+    let mut size = 2f64.powi(
+        (hi[0] - lo[0])
+            .max(hi[1] - lo[1])
+            .max(MIN_CELL)
+            .log2()
+            .ceil() as i32,
+    );
     let root = loop {
         let x0 = (lo[0] / size).floor() * size;
         let y0 = (lo[1] / size).floor() * size;
@@ -66,7 +72,13 @@ pub fn build(centres: &[[f64; 2]]) -> Option<Node> {
     Some(split(root, "r".into(), all, centres, 0))
 }
 
-fn split(cell: [f64; 3], address: String, features: Vec<usize>, centres: &[[f64; 2]], depth: u32) -> Node {
+fn split(
+    cell: [f64; 3],
+    address: String,
+    features: Vec<usize>,
+    centres: &[[f64; 2]],
+    depth: u32,
+) -> Node {
     if features.len() <= LEAF_FEATURES || cell[2] / 2.0 < MIN_CELL || depth >= 24 {
         return Node {
             cell,
@@ -116,7 +128,12 @@ mod tests {
     #[test]
     fn splits_until_leaves_are_small_and_keeps_every_feature_once() {
         let centres: Vec<[f64; 2]> = (0..10_000)
-            .map(|i| [500_000.0 + (i % 100) as f64 * 7.0, 6_500_000.0 + (i / 100) as f64 * 7.0])
+            .map(|i| {
+                [
+                    500_000.0 + (i % 100) as f64 * 7.0,
+                    6_500_000.0 + (i / 100) as f64 * 7.0,
+                ]
+            })
             .collect();
         let root = build(&centres).unwrap();
         assert_eq!(root.all_features(), (0..10_000).collect::<Vec<_>>());
@@ -135,7 +152,12 @@ mod tests {
     #[test]
     fn keeps_cells_when_one_feature_moves_a_little() {
         let mut centres: Vec<[f64; 2]> = (0..4000)
-            .map(|i| [1000.0 + (i % 80) as f64 * 10.0, 2000.0 + (i / 80) as f64 * 10.0])
+            .map(|i| {
+                [
+                    1000.0 + (i % 80) as f64 * 10.0,
+                    2000.0 + (i / 80) as f64 * 10.0,
+                ]
+            })
             .collect();
         let a = build(&centres).unwrap();
         centres[17][0] += 0.5;

@@ -98,13 +98,13 @@ impl Crs {
 /// store keeps the two apart (a compound code alone would hide the height datum from the tiler).
 /// Source: the EPSG registry entries of these codes.
 const COMPOUND: &[(u32, u32, u32)] = &[
-    (5845, 3006, 5613),   // SWEREF99 TM + RH2000 height
-    (7415, 28992, 5709),  // Amersfoort / RD New + NAP height
-    (9286, 4258, 5613),   // ETRS89 + RH2000 (geographic)
-    (5555, 25832, 5783),  // ETRS89 / UTM 32N + DHHN92 height
-    (5556, 25833, 5783),  // ETRS89 / UTM 33N + DHHN92 height
-    (7423, 25832, 7837),  // ETRS89 / UTM 32N + DHHN2016 height (as used by German LoD2 data)
-    (2056, 2056, 0),      // CH1903+ / LV95 is horizontal only; listed so the table documents it
+    (5845, 3006, 5613),  // SWEREF99 TM + RH2000 height
+    (7415, 28992, 5709), // Amersfoort / RD New + NAP height
+    (9286, 4258, 5613),  // ETRS89 + RH2000 (geographic)
+    (5555, 25832, 5783), // ETRS89 / UTM 32N + DHHN92 height
+    (5556, 25833, 5783), // ETRS89 / UTM 33N + DHHN92 height
+    (7423, 25832, 7837), // ETRS89 / UTM 32N + DHHN2016 height (as used by German LoD2 data)
+    (2056, 2056, 0),     // CH1903+ / LV95 is horizontal only; listed so the table documents it
 ];
 
 /// The AdV (German surveying authorities) CRS names used in `urn:adv:crs:…` declarations.

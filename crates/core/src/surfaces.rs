@@ -67,7 +67,10 @@ pub fn newell_normal(ring: &[[f64; 3]]) -> [f64; 3] {
     };
     // Relative to the first vertex: world coordinates (6.5e6 m northings) would lose the small
     // differences that make up the cross products.
-    for (a, b) in ring.iter().zip(ring.iter().skip(1).chain(std::iter::once(first))) {
+    for (a, b) in ring
+        .iter()
+        .zip(ring.iter().skip(1).chain(std::iter::once(first)))
+    {
         let (a, b) = (sub(*a, *first), sub(*b, *first));
         n[0] += (a[1] - b[1]) * (a[2] + b[2]);
         n[1] += (a[2] - b[2]) * (a[0] + b[0]);
@@ -182,7 +185,14 @@ mod tests {
     #[test]
     fn reads_every_polygon_of_a_polyhedral_surface() {
         // PolyhedralSurface Z with two triangles-as-polygons.
-        let tri = |z: f64| vec![vec![[0.0, 0.0, z], [1.0, 0.0, z], [0.0, 1.0, z], [0.0, 0.0, z]]];
+        let tri = |z: f64| {
+            vec![vec![
+                [0.0, 0.0, z],
+                [1.0, 0.0, z],
+                [0.0, 1.0, z],
+                [0.0, 0.0, z],
+            ]]
+        };
         let mut w = vec![1u8];
         w.extend_from_slice(&1015u32.to_le_bytes());
         w.extend_from_slice(&2u32.to_le_bytes());
@@ -196,8 +206,13 @@ mod tests {
 
     #[test]
     fn gives_2d_polygons_zero_height_and_skips_points() {
-        let sq = vec![vec![[0.0, 0.0, 0.0], [2.0, 0.0, 0.0], [2.0, 2.0, 0.0], [0.0, 0.0, 0.0]]];
-        let w = multipolygon_wkb(&[sq.clone()], false);
+        let sq = vec![vec![
+            [0.0, 0.0, 0.0],
+            [2.0, 0.0, 0.0],
+            [2.0, 2.0, 0.0],
+            [0.0, 0.0, 0.0],
+        ]];
+        let w = multipolygon_wkb(std::slice::from_ref(&sq), false);
         assert_eq!(polygons(&w).unwrap(), vec![sq]);
         let mut point = vec![1u8];
         point.extend_from_slice(&1u32.to_le_bytes());
@@ -209,7 +224,13 @@ mod tests {
     #[test]
     fn measures_area_and_normal_of_a_tilted_roof() {
         // A 4 m x 5 m roof plane rising 3 m over its 4 m width: slope length 5 m, area 25 m².
-        let roof = vec![vec![[0.0, 0.0, 10.0], [4.0, 0.0, 13.0], [4.0, 5.0, 13.0], [0.0, 5.0, 10.0], [0.0, 0.0, 10.0]]];
+        let roof = vec![vec![
+            [0.0, 0.0, 10.0],
+            [4.0, 0.0, 13.0],
+            [4.0, 5.0, 13.0],
+            [0.0, 5.0, 10.0],
+            [0.0, 0.0, 10.0],
+        ]];
         assert!((area_3d(&roof) - 25.0).abs() < 1e-9);
         let n = newell_normal(&roof[0]);
         assert!(n[2] > 0.0 && n[0] < 0.0 && n[1].abs() < 1e-9, "{n:?}");
@@ -217,7 +238,12 @@ mod tests {
 
     #[test]
     fn rejects_truncated_wkb_without_panicking() {
-        let sq = vec![vec![[0.0, 0.0, 1.0], [2.0, 0.0, 1.0], [2.0, 2.0, 1.0], [0.0, 0.0, 1.0]]];
+        let sq = vec![vec![
+            [0.0, 0.0, 1.0],
+            [2.0, 0.0, 1.0],
+            [2.0, 2.0, 1.0],
+            [0.0, 0.0, 1.0],
+        ]];
         let w = multipolygon_wkb(&[sq], true);
         for cut in 0..w.len() {
             assert!(polygons(&w[..cut]).is_err(), "cut at {cut}");

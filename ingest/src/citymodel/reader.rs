@@ -99,7 +99,10 @@ impl SourceReader for CityModelReader {
                     .positional
                     .notes
                     .push(format!("reprojected from {crs} to {to}; heights unchanged"));
-                Crs::epsg(to.horizontal_code(), to.vertical_code().or(crs.vertical_code()))
+                Crs::epsg(
+                    to.horizontal_code(),
+                    to.vertical_code().or(crs.vertical_code()),
+                )
             }
             _ => crs,
         };

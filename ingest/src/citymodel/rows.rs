@@ -157,8 +157,10 @@ pub fn build(model: &CityModel, crs: Crs) -> Result<Rows> {
     let mut parent = StringBuilder::new();
     let mut lod = StringBuilder::new();
     let mut lods = StringBuilder::new();
-    let mut lod_cols: BTreeMap<&str, BinaryBuilder> =
-        all_lods.iter().map(|l| (*l, BinaryBuilder::new())).collect();
+    let mut lod_cols: BTreeMap<&str, BinaryBuilder> = all_lods
+        .iter()
+        .map(|l| (*l, BinaryBuilder::new()))
+        .collect();
     let mut surface_types = StringBuilder::new();
     let mut footprint = BinaryBuilder::new();
     let mut measures: Vec<Float64Builder> = (0..7).map(|_| Float64Builder::new()).collect();
@@ -192,9 +194,9 @@ pub fn build(model: &CityModel, crs: Crs) -> Result<Rows> {
         };
         let polys = closed(surfaces);
         let wkb = multipolygon_wkb(&polys, true);
-        let b = normalize(&wkb, None)?
-            .bbox
-            .ok_or_else(|| Error::Internal(format!("object {} has surfaces but no extent", o.id)))?;
+        let b = normalize(&wkb, None)?.bbox.ok_or_else(|| {
+            Error::Internal(format!("object {} has surfaces but no extent", o.id))
+        })?;
         total = Some(total.map_or(b, |t| t.union(b)));
         for (col, v) in bbox_cols.iter_mut().zip([
             Some(b.xmin),
@@ -241,14 +243,22 @@ pub fn build(model: &CityModel, crs: Crs) -> Result<Rows> {
     }
 
     let mut columns: Vec<ArrayRef> = vec![Arc::new(ids.finish())];
-    columns.extend(bbox_cols.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    columns.extend(
+        bbox_cols
+            .iter_mut()
+            .map(|b| Arc::new(b.finish()) as ArrayRef),
+    );
     columns.push(Arc::new(geometry.finish()));
     columns.push(Arc::new(object_type.finish()));
     columns.push(Arc::new(parent.finish()));
     columns.push(Arc::new(lod.finish()));
     columns.push(Arc::new(lods.finish()));
     if per_lod_columns {
-        columns.extend(lod_cols.values_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        columns.extend(
+            lod_cols
+                .values_mut()
+                .map(|b| Arc::new(b.finish()) as ArrayRef),
+        );
     }
     if with_semantics {
         columns.push(Arc::new(surface_types.finish()));
@@ -356,7 +366,11 @@ fn footprint_of(surfaces: &[Surface]) -> MultiPolygon<f64> {
         surfaces
             .iter()
             .filter(|s| {
-                let n = s.rings.first().map(|r| newell_normal(r)).unwrap_or_default();
+                let n = s
+                    .rings
+                    .first()
+                    .map(|r| newell_normal(r))
+                    .unwrap_or_default();
                 let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
                 // Walls seen from above have no area; 1% of the normal upwards is a face tilted
                 // less than ~89.4° from vertical.
@@ -370,7 +384,11 @@ fn footprint_of(surfaces: &[Surface]) -> MultiPolygon<f64> {
         .iter()
         .filter_map(|s| {
             let mut rings = s.rings.iter().map(|r| {
-                LineString::from(r.iter().map(|c| Coord { x: c[0], y: c[1] }).collect::<Vec<_>>())
+                LineString::from(
+                    r.iter()
+                        .map(|c| Coord { x: c[0], y: c[1] })
+                        .collect::<Vec<_>>(),
+                )
             });
             let exterior = rings.next()?;
             Some(geo::Polygon::new(exterior, rings.collect()))
@@ -385,16 +403,15 @@ fn footprint_of(surfaces: &[Surface]) -> MultiPolygon<f64> {
 }
 
 fn footprint_wkb(fp: &MultiPolygon<f64>) -> Vec<u8> {
-    let polys: Vec<Polygon> = fp
-        .0
-        .iter()
-        .map(|p| {
-            std::iter::once(p.exterior())
-                .chain(p.interiors())
-                .map(|r| r.0.iter().map(|c| [c.x, c.y, 0.0]).collect())
-                .collect()
-        })
-        .collect();
+    let polys: Vec<Polygon> =
+        fp.0.iter()
+            .map(|p| {
+                std::iter::once(p.exterior())
+                    .chain(p.interiors())
+                    .map(|r| r.0.iter().map(|c| [c.x, c.y, 0.0]).collect())
+                    .collect()
+            })
+            .collect();
     multipolygon_wkb(&polys, false)
 }
 
@@ -488,7 +505,14 @@ mod tests {
     use serde_json::json;
 
     fn cube(id: &str, x: f64, h: f64) -> CityObject {
-        let sq = |z: f64| vec![[x, 0.0, z], [x + 10.0, 0.0, z], [x + 10.0, 10.0, z], [x, 10.0, z]];
+        let sq = |z: f64| {
+            vec![
+                [x, 0.0, z],
+                [x + 10.0, 0.0, z],
+                [x + 10.0, 10.0, z],
+                [x, 10.0, z],
+            ]
+        };
         let mut ground = sq(0.0);
         ground.reverse();
         let walls = (0..4).map(|i| {
@@ -500,8 +524,14 @@ mod tests {
             }
         });
         let mut surfaces = vec![
-            Surface { rings: vec![ground], semantic: Some(SurfaceType::Ground) },
-            Surface { rings: vec![sq(h)], semantic: Some(SurfaceType::Roof) },
+            Surface {
+                rings: vec![ground],
+                semantic: Some(SurfaceType::Ground),
+            },
+            Surface {
+                rings: vec![sq(h)],
+                semantic: Some(SurfaceType::Roof),
+            },
         ];
         surfaces.extend(walls);
         CityObject {
@@ -515,7 +545,10 @@ mod tests {
 
     #[test]
     fn derives_footprint_height_and_semantic_areas() {
-        let model = CityModel { objects: vec![cube("a", 0.0, 6.0)], ..Default::default() };
+        let model = CityModel {
+            objects: vec![cube("a", 0.0, 6.0)],
+            ..Default::default()
+        };
         let rows = build(&model, Crs::epsg(3006, Some(5613))).unwrap();
         let b = &rows.batch;
         let f = |name: &str| {
@@ -552,7 +585,10 @@ mod tests {
             ("validFrom".into(), json!("2022-01-31")),
             ("mixed".into(), json!("x")),
         ];
-        let model = CityModel { objects: vec![a, b], ..Default::default() };
+        let model = CityModel {
+            objects: vec![a, b],
+            ..Default::default()
+        };
         let rows = build(&model, Crs::epsg(3006, None)).unwrap();
         let s = rows.batch.schema();
         let ty = |n: &str| s.field_with_name(n).unwrap().data_type().clone();
@@ -570,12 +606,18 @@ mod tests {
         let mut a = cube("a", 0.0, 6.0);
         let lod2 = a.lods.get("2").cloned().unwrap_or_default();
         a.lods.insert("1".into(), lod2);
-        let model = CityModel { objects: vec![a], ..Default::default() };
+        let model = CityModel {
+            objects: vec![a],
+            ..Default::default()
+        };
         let rows = build(&model, Crs::epsg(3006, None)).unwrap();
         assert!(rows.batch.column_by_name("geometry_lod1").is_some());
         assert!(rows.batch.column_by_name("geometry_lod2").is_some());
         let lod = rows.batch.column_by_name("lod").unwrap();
-        let lod = lod.as_any().downcast_ref::<tvilling_core::arrow::array::StringArray>().unwrap();
+        let lod = lod
+            .as_any()
+            .downcast_ref::<tvilling_core::arrow::array::StringArray>()
+            .unwrap();
         assert_eq!(lod.value(0), "2");
     }
 }

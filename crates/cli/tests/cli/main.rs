@@ -11,5 +11,6 @@ mod config;
 mod formats;
 mod samples;
 mod sql;
+mod tiles;
 mod util;
 mod versions;
