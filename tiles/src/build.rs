@@ -226,8 +226,7 @@ fn run(
     let centres: Vec<[f64; 2]> = features.iter().map(|f| f.centre).collect();
     let root = tree::build(&centres)
         .ok_or_else(|| Error::BadInput(format!("{name}: feature extents are not finite")))?;
-    let geoid = choose_geoid(crs);
-    tracing::info!(dataset = name, "{}", geoid.note);
+    let mut geoid = choose_geoid(crs);
     // The frame sits at the root cell's centre, which only moves when the data outgrows the cell:
     // content positions (and so content hashes) survive small edits.
     let projector = Projector::new(crs, &geoid)?;
@@ -236,6 +235,14 @@ fn run(
         root.cell[1] + root.cell[2] / 2.0,
     );
     let (lon, lat) = projector.lon_lat(cx, cy)?;
+    if geoid.grid.is_some() {
+        let n = projector.geoid_height(lon, lat);
+        geoid.note = format!(
+            "{}; geoid separation N = {n:.2} m at the centre",
+            geoid.note
+        );
+    }
+    tracing::info!(dataset = name, "{}", geoid.note);
     let enu = Enu::at(lon, lat, 0.0);
     drop(projector);
     let props = Properties::new(&batch, name, "building")?;
