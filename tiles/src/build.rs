@@ -477,12 +477,14 @@ fn make(ctx: &Ctx, fs: &[usize], detail: Detail) -> Result<Option<(Vec<u8>, Cont
     if meshes.is_empty() {
         return Ok(None);
     }
-    let all: Vec<[f64; 3]> = meshes
-        .iter()
-        .flat_map(|(_, m)| m.positions.iter().copied())
-        .collect();
-    let (lo, hi) = bounds(&all);
-    drop(all);
+    let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
+    for (_, m) in &meshes {
+        let (a, b) = bounds(&m.positions);
+        for k in 0..3 {
+            lo[k] = lo[k].min(a[k]);
+            hi[k] = hi[k].max(b[k]);
+        }
+    }
     let centre = [0, 1, 2].map(|k| (lo[k] + hi[k]) / 2.0);
     let mut mesh = glb::Mesh::default();
     let mut rows = Vec::with_capacity(meshes.len());

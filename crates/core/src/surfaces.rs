@@ -14,7 +14,7 @@
 //! assert_eq!(polygons(&wkb).unwrap(), vec![square]);
 //! ```
 
-use crate::wkb::normalize;
+use crate::wkb::{Reader, normalize};
 use crate::{Error, Result};
 
 /// A ring's vertices, closing vertex included.
@@ -28,7 +28,7 @@ pub fn polygons(wkb: &[u8]) -> Result<Vec<Polygon>> {
     // normalize() checks the structure and gives little-endian ISO WKB, so the walk below needs no
     // byte-order or flag handling and cannot read past the end.
     let iso = normalize(wkb, None)?.wkb;
-    let mut r = Cursor { buf: &iso, pos: 0 };
+    let mut r = Reader { buf: &iso, pos: 0 };
     let mut out = vec![];
     walk(&mut r, &mut out)?;
     Ok(out)
@@ -98,43 +98,17 @@ fn header(w: &mut Vec<u8>, code: u32, n: usize) {
     w.extend_from_slice(&(n as u32).to_le_bytes());
 }
 
-struct Cursor<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl Cursor<'_> {
-    fn u32(&mut self) -> Result<u32> {
-        let b = self
-            .buf
-            .get(self.pos..self.pos + 4)
-            .ok_or_else(|| Error::Internal("normalized WKB ended early".into()))?;
-        self.pos += 4;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn f64(&mut self) -> Result<f64> {
-        let b = self
-            .buf
-            .get(self.pos..self.pos + 8)
-            .ok_or_else(|| Error::Internal("normalized WKB ended early".into()))?;
-        self.pos += 8;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(f64::from_le_bytes(a))
-    }
-}
-
-fn walk(r: &mut Cursor<'_>, out: &mut Vec<Polygon>) -> Result<()> {
+fn walk(r: &mut Reader<'_>, out: &mut Vec<Polygon>) -> Result<()> {
     r.pos += 1; // byte order: always little endian after normalize()
-    let code = r.u32()?;
+    let code = r.u32(true)?;
     let (base, dims) = (code % 1000, code / 1000);
     let (has_z, has_m) = (dims == 1 || dims == 3, dims >= 2);
-    let coord = |r: &mut Cursor<'_>| -> Result<[f64; 3]> {
-        let x = r.f64()?;
-        let y = r.f64()?;
-        let z = if has_z { r.f64()? } else { 0.0 };
+    let coord = |r: &mut Reader<'_>| -> Result<[f64; 3]> {
+        let x = r.f64(true)?;
+        let y = r.f64(true)?;
+        let z = if has_z { r.f64(true)? } else { 0.0 };
         if has_m {
-            r.f64()?;
+            r.f64(true)?;
         }
         Ok([x, y, z])
     };
@@ -143,16 +117,16 @@ fn walk(r: &mut Cursor<'_>, out: &mut Vec<Polygon>) -> Result<()> {
             coord(r)?;
         }
         2 => {
-            let n = r.u32()?;
+            let n = r.u32(true)?;
             for _ in 0..n {
                 coord(r)?;
             }
         }
         3 | 17 => {
-            let rings = r.u32()?;
+            let rings = r.u32(true)?;
             let mut poly = Vec::with_capacity(rings as usize);
             for _ in 0..rings {
-                let n = r.u32()?;
+                let n = r.u32(true)?;
                 let mut ring = Vec::with_capacity(n as usize);
                 for _ in 0..n {
                     ring.push(coord(r)?);
@@ -162,7 +136,7 @@ fn walk(r: &mut Cursor<'_>, out: &mut Vec<Polygon>) -> Result<()> {
             out.push(poly);
         }
         4..=7 | 15 | 16 => {
-            let n = r.u32()?;
+            let n = r.u32(true)?;
             for _ in 0..n {
                 walk(r, out)?;
             }

@@ -135,13 +135,14 @@ fn bad(msg: String) -> Error {
     Error::BadInput(format!("invalid WKB geometry: {msg}"))
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+/// A bounds-checked reader over WKB bytes (also used by `surfaces` to walk normalised WKB).
+pub(crate) struct Reader<'a> {
+    pub(crate) buf: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl Reader<'_> {
-    fn take<const N: usize>(&mut self) -> Result<[u8; N]> {
+    pub(crate) fn take<const N: usize>(&mut self) -> Result<[u8; N]> {
         let end = self.pos.checked_add(N).filter(|e| *e <= self.buf.len());
         let end = end.ok_or_else(|| bad(format!("truncated at byte {}", self.pos)))?;
         let mut a = [0u8; N];
@@ -149,7 +150,7 @@ impl Reader<'_> {
         self.pos = end;
         Ok(a)
     }
-    fn u32(&mut self, le: bool) -> Result<u32> {
+    pub(crate) fn u32(&mut self, le: bool) -> Result<u32> {
         let b = self.take::<4>()?;
         Ok(if le {
             u32::from_le_bytes(b)
@@ -157,7 +158,7 @@ impl Reader<'_> {
             u32::from_be_bytes(b)
         })
     }
-    fn f64(&mut self, le: bool) -> Result<f64> {
+    pub(crate) fn f64(&mut self, le: bool) -> Result<f64> {
         let b = self.take::<8>()?;
         Ok(if le {
             f64::from_le_bytes(b)

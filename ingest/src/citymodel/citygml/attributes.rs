@@ -155,16 +155,7 @@ fn generic_v2(c: &Node, prefix: &str, out: &mut Vec<(String, Value)>, notes: &mu
         }
         _ => return,
     };
-    let Some(value) = c.child(Ns::Gen, "value") else {
-        return;
-    };
-    if let Some(uom) = value.attr(Ns::None, "uom") {
-        notes
-            .uom
-            .entry(key.clone())
-            .or_insert_with(|| uom.to_string());
-    }
-    push(out, key, typed(kind, value.trimmed()));
+    push_generic(c, key, kind, out, notes);
 }
 
 /// CityGML 3.0 generic attributes: `<gen:IntAttribute><gen:name>n</gen:name><gen:value>…`, and
@@ -193,7 +184,18 @@ fn generic_v3(g: &Node, prefix: &str, out: &mut Vec<(String, Value)>, notes: &mu
         }
         _ => return,
     };
-    let Some(value) = g.child(Ns::Gen, "value") else {
+    push_generic(g, key, kind, out, notes);
+}
+
+/// The `gen:value` of a generic attribute (both versions), typed, with its unit of measure noted.
+fn push_generic(
+    attribute: &Node,
+    key: String,
+    kind: Kind,
+    out: &mut Vec<(String, Value)>,
+    notes: &mut AttrNotes,
+) {
+    let Some(value) = attribute.child(Ns::Gen, "value") else {
         return;
     };
     if let Some(uom) = value.attr(Ns::None, "uom") {
