@@ -3,7 +3,8 @@
 //!
 //! Entry points:
 //! - [`ingest`]: read a source with the first [`SourceReader`] in [`readers`] that accepts it, then commit
-//!   every layer it yields to the store.
+//!   every layer it yields to the store. Readers of sources larger than memory (point clouds) hand out
+//!   [`Batches::Streamed`], which the store writes as they come.
 //! - [`export::export`]: write a dataset version as GeoParquet 1.1, GeoJSON, GeoPackage or FlatGeobuf.
 //!
 //! A new input format is a new folder (`mod.rs`, `reader.rs`, `error.rs`) implementing [`SourceReader`],
@@ -17,10 +18,11 @@ mod error;
 pub mod export;
 mod gdal_errors;
 mod pipeline;
+pub mod pointcloud;
 mod reader;
 pub mod source;
 pub mod vector;
 
 pub use error::{Error, Result};
 pub use pipeline::{IngestOptions, IngestReport, ingest};
-pub use reader::{ReadOptions, ReadOutput, SourceReader, readers};
+pub use reader::{Batches, ReadOptions, ReadOutput, SourceReader, readers};

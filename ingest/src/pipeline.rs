@@ -5,14 +5,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
+use tvilling_core::arrow::record_batch::RecordBatch;
 use tvilling_core::progress::Progress;
-use tvilling_core::store::{WriteRequest, whoami};
+use tvilling_core::store::{Rows, WriteRequest, whoami};
 use tvilling_core::{
     Classification, CommitOutcome, DatasetName, DatasetProperties, Mode, Provenance, QualityReport,
     Store, TOOL_VERSION,
 };
 
-use crate::reader::{ReadOptions, readers};
+use crate::reader::{Batches, ReadOptions, readers};
 use crate::{Error, Result, source};
 
 /// What `tvilling ingest` was asked to do.
@@ -150,7 +151,7 @@ pub async fn ingest(
         if let Some(k) = &read_opts.id_column {
             options.insert("id_column".into(), k.clone());
         }
-        let rows: u64 = out.batches.iter().map(|b| b.num_rows() as u64).sum();
+        let rows: u64 = out.batches.rows();
         let provenance = Provenance {
             source_uri: id.uri.clone(),
             sha256: id.sha256.clone(),
@@ -186,7 +187,14 @@ pub async fn ingest(
             quality: out.quality.clone(),
         };
         tracing::info!(dataset = %name, rows, "writing Parquet files and committing");
-        let outcome = store.commit(request, out.schema, out.batches).await?;
+        let outcome = match out.batches {
+            Batches::InMemory(batches) => store.commit(request, out.schema, batches).await?,
+            Batches::Streamed { batches, .. } => {
+                store
+                    .commit_rows(request, out.schema, Rows::Stream(stream_blocking(batches)))
+                    .await?
+            }
+        };
         reports.push(IngestReport {
             dataset: name.to_string(),
             layer,
@@ -195,6 +203,33 @@ pub async fn ingest(
         });
     }
     Ok(reports)
+}
+
+/// Batches of a streamed reader: pulled on a blocking thread (decoding and sorting are CPU and disk work
+/// that must stay off the async runtime) into a channel of two, so the reader runs at most two batches
+/// ahead of the Parquet writer and memory stays bounded. If the commit stops early, the channel closes and
+/// the thread stops at its next send.
+fn stream_blocking(
+    batches: Box<dyn Iterator<Item = Result<RecordBatch>> + Send>,
+) -> futures::stream::BoxStream<'static, tvilling_core::Result<RecordBatch>> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<tvilling_core::Result<RecordBatch>>(2);
+    tokio::task::spawn_blocking(move || {
+        for batch in batches {
+            let failed = batch.is_err();
+            let batch = batch.map_err(|e| match e {
+                Error::Store(e) => e,
+                Error::Arrow(e) => tvilling_core::Error::Arrow(e),
+                e if e.is_bad_input() => tvilling_core::Error::BadInput(e.to_string()),
+                e => tvilling_core::Error::Internal(e.to_string()),
+            });
+            if tx.blocking_send(batch).is_err() || failed {
+                break;
+            }
+        }
+    });
+    Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (b, rx))
+    }))
 }
 
 fn hostname() -> String {

@@ -25,6 +25,46 @@ pub struct ReadOptions {
     pub make_valid: bool,
 }
 
+/// The rows of one layer.
+pub enum Batches {
+    /// Every row in memory; the store writes them in spatial order.
+    InMemory(Vec<RecordBatch>),
+    /// Rows made one batch at a time, for sources larger than memory (point clouds). The pipeline pulls
+    /// the iterator on a blocking thread while the store writes what it has pulled, so memory holds a few
+    /// batches. The batches must already be in spatial order: the store writes them as they come.
+    Streamed {
+        /// How many rows the iterator yields (known before the first batch: it goes into provenance).
+        rows: u64,
+        /// The batches; an error fails the commit with the store untouched.
+        batches: Box<dyn Iterator<Item = Result<RecordBatch>> + Send>,
+    },
+}
+
+impl Batches {
+    /// The number of rows.
+    pub fn rows(&self) -> u64 {
+        match self {
+            Batches::InMemory(b) => b.iter().map(|b| b.num_rows() as u64).sum(),
+            Batches::Streamed { rows, .. } => *rows,
+        }
+    }
+}
+
+impl From<Vec<RecordBatch>> for Batches {
+    fn from(b: Vec<RecordBatch>) -> Self {
+        Batches::InMemory(b)
+    }
+}
+
+impl std::fmt::Debug for Batches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Batches::InMemory(b) => write!(f, "Batches::InMemory({} batches)", b.len()),
+            Batches::Streamed { rows, .. } => write!(f, "Batches::Streamed({rows} rows)"),
+        }
+    }
+}
+
 /// One layer read from a source, ready to commit.
 #[derive(Debug)]
 pub struct ReadOutput {
@@ -33,7 +73,7 @@ pub struct ReadOutput {
     /// The dataset schema (see `tvilling_core::schema`).
     pub schema: SchemaRef,
     /// The rows.
-    pub batches: Vec<RecordBatch>,
+    pub batches: Batches,
     /// The CRS of the stored coordinates.
     pub crs: Crs,
     /// The geometry type name for the dataset properties.
@@ -86,9 +126,11 @@ pub trait SourceReader: Send + Sync {
 }
 
 /// Every reader, most specific first; the GDAL vector reader comes last because it tries anything (GDAL
-/// would read a CityGML file as plain GML and lose its solids and semantics).
+/// would read a CityGML file as plain GML and lose its solids and semantics, and reads no LAS at all).
 pub fn readers() -> Vec<Box<dyn SourceReader>> {
     vec![
+        // LAS/LAZ/COPC by extension and the LASF signature; nothing else claims these files.
+        Box::new(crate::pointcloud::PointCloudReader::default()),
         Box::new(crate::citymodel::CityModelReader),
         Box::new(crate::vector::VectorReader),
     ]

@@ -71,6 +71,10 @@ pub struct QualityReport {
     pub positional: Positional,
     /// Items rejected from the commit, with location and reason (at most [`QualityReport::MAX_EXAMPLES`]).
     pub rejected: Vec<Issue>,
+    /// Kind-specific findings without an ISO 19157 heading of their own, by name: a point cloud's header
+    /// metadata and classification histogram (issue 5). Empty, and left out of the JSON, for other kinds.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub content: BTreeMap<String, serde_json::Value>,
 }
 
 impl QualityReport {

@@ -129,7 +129,7 @@ impl SourceReader for CityModelReader {
         Ok(vec![ReadOutput {
             layer: None,
             schema: built.schema,
-            batches: vec![built.batch],
+            batches: vec![built.batch].into(),
             crs,
             geometry_type: Some("MultiPolygon Z".into()),
             quality,

@@ -2,7 +2,7 @@
 //! GeoJSON, FlatGeobuf, GML, SQLite/SpatiaLite, CSV with WKT, …), all layers or one, 2D and 3D.
 
 pub(crate) mod checks;
-mod crs;
+pub(crate) mod crs;
 pub(crate) mod fields;
 mod ogr_ffi;
 mod reader;

@@ -543,7 +543,7 @@ fn read_layer(
     Ok(ReadOutput {
         layer: Some(layer_name),
         schema,
-        batches,
+        batches: batches.into(),
         crs,
         geometry_type,
         quality,

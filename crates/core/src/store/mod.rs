@@ -29,7 +29,7 @@ use crate::{DatasetName, Error, Result};
 pub use history::VersionInfo;
 pub use lock::DatasetLock;
 pub use read::DatasetInfo;
-pub use write::{CommitOutcome, Mode, WriteRequest};
+pub use write::{CommitOutcome, Mode, Rows, WriteRequest};
 
 /// The default store root, relative to the working directory.
 pub const DEFAULT_STORE: &str = "./tvilling-data";

@@ -9,6 +9,10 @@
 //! 4. write Parquet data files (invisible until committed);
 //! 5. commit the log entry: new metadata (schema, properties), the added files and, for an overwrite, the
 //!    removed ones, in one atomic step.
+//!
+//! Rows come as [`Rows::Batches`] (all in memory; sorted here) or, for sources larger than memory such as
+//! point clouds (issue 5), as [`Rows::Stream`]: batches already in spatial order, written one at a time,
+//! so memory holds one batch and one Parquet row group however large the source is.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,6 +29,8 @@ use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use serde::Serialize;
 
 use super::history::commit_record;
@@ -97,6 +103,34 @@ pub enum CommitOutcome {
 /// The commit-info key under which tvilling records provenance and quality.
 pub const COMMIT_KEY: &str = "tvilling";
 
+/// The rows of a commit.
+pub enum Rows {
+    /// Every row in memory. A commit of more than one row group is written in Hilbert order.
+    Batches(Vec<RecordBatch>),
+    /// Rows made one batch at a time by the caller, already in the order to write (the caller sorts them
+    /// spatially, since the store cannot without holding them all). An error from the stream fails the
+    /// commit and leaves the dataset as it was. Upsert collects the stream in memory.
+    Stream(BoxStream<'static, Result<RecordBatch>>),
+}
+
+impl std::fmt::Debug for Rows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rows::Batches(b) => write!(f, "Rows::Batches({} batches)", b.len()),
+            Rows::Stream(_) => f.write_str("Rows::Stream"),
+        }
+    }
+}
+
+impl Rows {
+    async fn collect(self) -> Result<Vec<RecordBatch>> {
+        match self {
+            Rows::Batches(b) => Ok(b),
+            Rows::Stream(s) => s.collect::<Vec<_>>().await.into_iter().collect(),
+        }
+    }
+}
+
 impl Store {
     /// Commits `batches` (all with `schema`, built with [`crate::schema::dataset_schema`]) to a dataset.
     pub async fn commit(
@@ -104,6 +138,16 @@ impl Store {
         req: WriteRequest,
         schema: SchemaRef,
         batches: Vec<RecordBatch>,
+    ) -> Result<CommitOutcome> {
+        self.commit_rows(req, schema, Rows::Batches(batches)).await
+    }
+
+    /// Commits `rows` (all with `schema`) to a dataset; [`Rows::Stream`] writes sources larger than memory.
+    pub async fn commit_rows(
+        &self,
+        req: WriteRequest,
+        schema: SchemaRef,
+        rows: Rows,
     ) -> Result<CommitOutcome> {
         let _lock = self.lock(&req.name)?;
         let existing = if self.exists(&req.name).await {
@@ -116,19 +160,25 @@ impl Store {
         {
             return Ok(outcome);
         }
-        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
         let app_metadata = commit_metadata(&req)?;
-        let outcome = match existing {
-            None => self.create(&req, schema, batches, app_metadata).await?,
+        let (outcome, rows) = match existing {
+            None => self.create(&req, schema, rows, app_metadata).await?,
             Some(table) => {
                 let old = DatasetProperties::from_configuration(
                     table.snapshot()?.metadata().configuration(),
                 )?;
                 let props = merged_properties(&req, &old)?;
                 match req.mode {
-                    Mode::Upsert => upsert(&req.name, table, schema, batches, app_metadata).await?,
+                    Mode::Upsert => {
+                        let batches = rows.collect().await?;
+                        let n = batches.iter().map(|b| b.num_rows() as u64).sum();
+                        (
+                            upsert(&req.name, table, schema, batches, app_metadata).await?,
+                            n,
+                        )
+                    }
                     _ => {
-                        write_files_and_commit(&req, table, schema, batches, app_metadata, &props)
+                        write_files_and_commit(&req, table, schema, rows, app_metadata, &props)
                             .await?
                     }
                 }
@@ -145,11 +195,11 @@ impl Store {
         &self,
         req: &WriteRequest,
         schema: SchemaRef,
-        batches: Vec<RecordBatch>,
+        rows: Rows,
         app_metadata: HashMap<String, serde_json::Value>,
-    ) -> Result<u64> {
+    ) -> Result<(u64, u64)> {
         let url = self.table_url(&req.name)?;
-        let adds = write_files(url.as_str(), schema.clone(), batches).await?;
+        let (adds, rows) = write_files(url.as_str(), schema.clone(), rows).await?;
         let kernel: StructType = schema
             .as_ref()
             .try_into_kernel()
@@ -170,7 +220,7 @@ impl Store {
             .with_commit_properties(CommitProperties::default().with_metadata(app_metadata))
             .await
             .map_err(|e| conflict_or(&req.name, e))?;
-        Ok(table.version().unwrap_or(0))
+        Ok((table.version().unwrap_or(0), rows))
     }
 }
 
@@ -179,17 +229,30 @@ impl Store {
 /// (parquet's default is 1 048 576 rows); 64 Ki rows keep both working while the per-group overhead stays small.
 const ROWS_PER_GROUP: usize = 64 * 1024;
 
+/// Writes the Parquet files of `rows`; returns their add actions and the number of rows.
 async fn write_files(
     url: &str,
     schema: SchemaRef,
-    batches: Vec<RecordBatch>,
-) -> Result<Vec<deltalake::kernel::Add>> {
+    rows: Rows,
+) -> Result<(Vec<deltalake::kernel::Add>, u64)> {
     let properties = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROWS_PER_GROUP))
         .build();
     let mut writer =
         RecordBatchWriter::try_new(url, schema, None, None)?.with_writer_properties(properties);
+    let batches = match rows {
+        Rows::Batches(b) => b,
+        Rows::Stream(mut stream) => {
+            let mut rows = 0u64;
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                rows += batch.num_rows() as u64;
+                writer.write(batch).await?;
+            }
+            return Ok((writer.flush().await?, rows));
+        }
+    };
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     match (rows > ROWS_PER_GROUP)
         .then(|| hilbert_order(&batches))
@@ -210,24 +273,24 @@ async fn write_files(
             }
         }
     }
-    Ok(writer.flush().await?)
+    Ok((writer.flush().await?, rows as u64))
 }
 
 async fn write_files_and_commit(
     req: &WriteRequest,
     table: DeltaTable,
     schema: SchemaRef,
-    batches: Vec<RecordBatch>,
+    rows: Rows,
     app_metadata: HashMap<String, serde_json::Value>,
     props: &DatasetProperties,
-) -> Result<u64> {
+) -> Result<(u64, u64)> {
     let snapshot = table.snapshot()?;
     let committed: SchemaRef = snapshot.snapshot().arrow_schema();
     let new_schema = match req.mode {
         Mode::Overwrite => schema.clone(),
         _ => merge_schemas(&req.name, &committed, &schema)?,
     };
-    let adds = write_files(table.table_url().as_str(), schema, batches).await?;
+    let (adds, rows) = write_files(table.table_url().as_str(), schema, rows).await?;
     let kernel: StructType = new_schema
         .as_ref()
         .try_into_kernel()
@@ -271,7 +334,7 @@ async fn write_files_and_commit(
         )
         .await
         .map_err(|e| conflict_or(&req.name, e))?;
-    Ok(done.version())
+    Ok((done.version(), rows))
 }
 
 async fn upsert(
