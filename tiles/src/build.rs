@@ -26,6 +26,7 @@ use tvilling_core::surfaces::{self, Polygon};
 use tvilling_core::{At, DatasetName, Kind, Store};
 
 use crate::frame::{Enu, GeoidInfo, Projector, choose_geoid};
+use crate::glb::Compression;
 use crate::mesh::{FeatureMesh, Part, bounds, extrude};
 use crate::output::{ContentInfo, Output};
 use crate::properties::Properties;
@@ -56,6 +57,8 @@ pub struct TileOptions {
     pub height: Height,
     /// Also write a copy of the tileset to this folder.
     pub out: Option<PathBuf>,
+    /// How glb vertex and index data are stored.
+    pub compression: Compression,
 }
 
 /// What `tvilling tile` did.
@@ -107,6 +110,7 @@ struct Ctx {
     geoid: GeoidInfo,
     enu: Enu,
     height: Height,
+    compression: Compression,
     /// The `--height-attr` column as numbers.
     heights: Option<Float64Array>,
     schema_hash: [u8; 32],
@@ -184,10 +188,10 @@ pub async fn tile(
     drop(batches);
     let output = Output::new(store.dataset_dir(name).join("_tiles"), opts.out.clone())?;
     let name = name.clone();
-    let height = opts.height.clone();
+    let opts = opts.clone();
     let version = info.version;
     tokio::task::spawn_blocking(move || {
-        run(batch, crs, height, output, progress, name.as_str(), version)
+        run(batch, crs, opts, output, progress, name.as_str(), version)
     })
     .await
     .map_err(|e| Error::Internal(format!("tiling task failed: {e}")))?
@@ -211,7 +215,7 @@ fn numeric_columns(info: &tvilling_core::store::DatasetInfo) -> String {
 fn run(
     batch: RecordBatch,
     crs: Crs,
-    height: Height,
+    opts: TileOptions,
     output: Output,
     progress: Arc<dyn Progress>,
     name: &str,
@@ -250,6 +254,11 @@ fn run(
 
     progress.set_message("meshing tiles");
     progress.set_length(features.len() as u64);
+    let TileOptions {
+        height,
+        compression,
+        ..
+    } = opts;
     let heights = match &height {
         Height::Attribute(col) => Some(numbers(&batch, col)?),
         _ => None,
@@ -263,6 +272,7 @@ fn run(
         geoid,
         enu,
         height,
+        compression,
         schema_hash,
         output,
         progress: progress.clone(),
@@ -400,8 +410,8 @@ fn content(ctx: &Ctx, address: &str, fs: &[usize], detail: Detail) -> Result<Bui
     h.update(FORMAT);
     h.update(ctx.schema_hash);
     h.update(format!(
-        "{:?}|{:?}|{:?}|{}",
-        detail, ctx.height, ctx.enu.origin, ctx.geoid.note
+        "{:?}|{:?}|{:?}|{:?}|{}",
+        detail, ctx.height, ctx.compression, ctx.enu.origin, ctx.geoid.note
     ));
     for f in fs {
         h.update(ctx.features[*f].hash);
@@ -505,7 +515,7 @@ fn make(ctx: &Ctx, fs: &[usize], detail: Detail) -> Result<Option<(Vec<u8>, Cont
         rows.push(*row);
     }
     let table = ctx.props.table(&rows);
-    let bytes = glb::write_glb(&mesh, &ctx.props.schema, &table)?;
+    let bytes = glb::write_glb_with(&mesh, &ctx.props.schema, &table, ctx.compression)?;
     Ok(Some((
         bytes,
         ContentInfo {

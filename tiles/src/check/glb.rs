@@ -136,7 +136,8 @@ pub(crate) fn parse(bytes: &[u8], dir: &Path, problems: &mut Vec<String>) -> Opt
         problems.push("glb JSON chunk is not an object".into());
         return None;
     }
-    let buffers = load_buffers(&json, bin_chunk, dir, problems);
+    let mut buffers = load_buffers(&json, bin_chunk, dir, problems);
+    super::compression::decode(&json, &mut buffers, problems);
     Some(Glb { json, buffers })
 }
 
@@ -163,6 +164,9 @@ fn load_buffers(
             continue;
         };
         let bytes = match field(buffer, "uri").as_str() {
+            None if super::compression::is_fallback(buffer) => {
+                super::compression::fallback(i, byte_length, problems)
+            }
             None if i != 0 => {
                 problems.push(format!(
                     "buffers[{i}] has no uri; only buffers[0] may refer to the GLB BIN chunk"

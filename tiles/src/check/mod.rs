@@ -13,7 +13,8 @@
 //! - `tileset`: `asset.version`, required tile fields, `refine`, geometric error ordering,
 //!   transforms, content URIs inside the tileset folder, external tilesets (recursively), schema and
 //!   statistics classes.
-//! - `glb`: the GLB container (header, chunks, buffers).
+//! - `glb`: the GLB container (header, chunks, buffers); `compression` decodes `EXT_meshopt_compression`
+//!   views first, so every other check sees the real data.
 //! - `structure`: the glTF buffer views, accessors, meshes, nodes, scenes and extension declarations.
 //! - `placement`: every rendered primitive lies inside its tile's (and content's) bounding volume.
 //! - `metadata`: `EXT_structural_metadata` schemas and property tables, `EXT_mesh_features` IDs.
@@ -24,6 +25,7 @@
 //! `EXT_mesh_gpu_instancing` placement. Each is reported as a problem when met, so a clean report
 //! never hides unchecked content.
 
+mod compression;
 mod geodesy;
 mod glb;
 mod metadata;

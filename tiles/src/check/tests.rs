@@ -394,3 +394,105 @@ fn unreadable_tileset_file_is_an_io_error() {
     let report = check_tileset(&dir.path().join("bad.json")).unwrap();
     assert!(report.problems[0].contains("does not parse"), "{report}");
 }
+
+/// The writer's meshopt-compressed content decodes (through meshoptimizer's decoder, as a viewer does)
+/// to exactly the data of the uncompressed content, and is smaller.
+#[test]
+fn meshopt_content_decodes_to_the_uncompressed_data() {
+    use crate::glb::{Compression, Mesh, write_glb_with};
+    use crate::metadata::{PropertyDef, PropertyTable, PropertyType, Schema, Values};
+
+    // 400 flat-shaded boxes (24 vertices each) on a street grid: a small town's tile.
+    let mut mesh = Mesh::default();
+    for b in 0..400u32 {
+        let (x, z) = (f64::from(b % 20) * 30.0, f64::from(b / 20) * 30.0);
+        let corners = box_corners([x, z, 0.0], [x + 12.0, z + 9.0, 6.0 + f64::from(b % 7)]);
+        for (face, normal) in [
+            [0usize, 1, 3, 2],
+            [4, 6, 7, 5],
+            [0, 4, 5, 1],
+            [2, 3, 7, 6],
+            [0, 2, 6, 4],
+            [1, 5, 7, 3],
+        ]
+        .iter()
+        .zip([
+            [0.0f32, -1.0, 0.0],
+            [0.0, 1.0, 0.0],
+            [0.0, 0.0, 1.0],
+            [0.0, 0.0, -1.0],
+            [-1.0, 0.0, 0.0],
+            [1.0, 0.0, 0.0],
+        ]) {
+            let base = mesh.positions.len() as u32;
+            for &c in face {
+                mesh.positions.push(corners[c]);
+                mesh.normals.push(normal);
+                mesh.colors.push([200, 190, 180, 255]);
+                mesh.feature_ids.push(b);
+            }
+            mesh.indices
+                .extend([base, base + 1, base + 2, base, base + 2, base + 3]);
+        }
+    }
+    let schema = Schema {
+        id: "town".into(),
+        class_id: "building".into(),
+        properties: vec![PropertyDef {
+            id: "n".into(),
+            name: "n".into(),
+            ty: PropertyType::Int32,
+            nullable: false,
+        }],
+        enums: vec![],
+    };
+    let table = PropertyTable {
+        count: 400,
+        columns: vec![Values::Int32((0..400).map(Some).collect())],
+    };
+    let plain = write_glb_with(&mesh, &schema, &table, Compression::None).unwrap();
+    let packed = write_glb_with(&mesh, &schema, &table, Compression::Meshopt).unwrap();
+    assert!(
+        packed.len() * 2 < plain.len(),
+        "meshopt should at least halve this content: {} vs {} bytes",
+        packed.len(),
+        plain.len()
+    );
+    let (mut p, mut q) = (vec![], vec![]);
+    let a = super::glb::parse(&plain, Path::new("."), &mut p).unwrap();
+    let b = super::glb::parse(&packed, Path::new("."), &mut q).unwrap();
+    assert!(p.is_empty() && q.is_empty(), "{p:?} {q:?}");
+    assert_eq!(
+        b.json["extensionsRequired"],
+        json!(["EXT_meshopt_compression"])
+    );
+    let accessors = a.json["accessors"].as_array().unwrap().len();
+    for i in 0..accessors {
+        let (x, y) = (a.accessor(i).unwrap(), b.accessor(i).unwrap());
+        assert_eq!((x.count, x.components), (y.count, y.components));
+        for e in 0..x.count {
+            for c in 0..x.components {
+                assert_eq!(
+                    x.get(e, c),
+                    y.get(e, c),
+                    "accessor {i}, element {e}, component {c}"
+                );
+            }
+        }
+    }
+    // A corrupted stream is reported, not a crash: break the header byte of the positions' stream.
+    let json_len = u32::from_le_bytes(packed[12..16].try_into().unwrap()) as usize;
+    let bin_start = 12 + 8 + json_len + 8;
+    let at = b.json["bufferViews"][0]["extensions"]["EXT_meshopt_compression"]["byteOffset"]
+        .as_u64()
+        .unwrap() as usize;
+    let mut broken = packed.clone();
+    broken[bin_start + at] = 0x00;
+    let mut r = vec![];
+    let _ = super::glb::parse(&broken, Path::new("."), &mut r);
+    assert!(
+        r.iter()
+            .any(|m| m.contains("bufferViews[0]") && m.contains("does not decode")),
+        "{r:?}"
+    );
+}

@@ -17,7 +17,10 @@ use gltf_json::validation::{Checked, USize64};
 use gltf_json::{Accessor, Asset, Buffer, Index, Material, Node, Root, Scene};
 use serde_json::{Value, json};
 
-use super::{EXT_MESH_FEATURES, EXT_STRUCTURAL_METADATA, Mesh, property_table, srgb_to_linear};
+use super::{
+    Compression, EXT_MESH_FEATURES, EXT_MESHOPT_COMPRESSION, EXT_STRUCTURAL_METADATA, Mesh,
+    property_table, srgb_to_linear,
+};
 use crate::metadata::{PropertyTable, Schema};
 use crate::{Error, Result};
 
@@ -40,9 +43,101 @@ const CHUNK_BIN: u32 = 0x004E_4942;
 pub(super) struct BinBuilder {
     data: Vec<u8>,
     views: Vec<View>,
+    /// `Some(bytes so far)` when vertex and index data are meshopt-compressed: the length of the
+    /// uncompressed fallback buffer (buffer 1) that their bufferViews describe.
+    fallback: Option<usize>,
 }
 
 impl BinBuilder {
+    /// Appends a vertex attribute stream of `N`-byte elements: as it is, or meshopt-compressed
+    /// (`EXT_meshopt_compression` mode `ATTRIBUTES`, bitstream version 0 as the extension requires).
+    fn push_attribute<const N: usize>(&mut self, bytes: &[u8]) -> Result<Index<View>> {
+        if self.fallback.is_none() {
+            return self.push_view(bytes, Some(Target::ArrayBuffer));
+        }
+        // The codec works on elements of N bytes; little-endian bytes in, the same bytes out.
+        let elements: Vec<[u8; N]> = bytes
+            .chunks_exact(N)
+            .map(|c| c.try_into().unwrap_or([0; N]))
+            .collect();
+        let encoded = meshopt::encoding::encode_vertex_buffer_level(&elements, 2, Some(0))
+            .map_err(|e| Error::Internal(format!("meshopt vertex encoding: {e}")))?;
+        self.push_compressed(
+            &encoded,
+            bytes.len(),
+            N,
+            elements.len(),
+            "ATTRIBUTES",
+            Target::ArrayBuffer,
+        )
+    }
+
+    /// Appends a triangle index buffer of `stride`-byte indices (`raw` as written uncompressed):
+    /// as it is, or meshopt-compressed (mode `TRIANGLES`).
+    fn push_indices(
+        &mut self,
+        raw: &[u8],
+        indices: &[u32],
+        vertices: usize,
+        stride: usize,
+    ) -> Result<Index<View>> {
+        if self.fallback.is_none() {
+            return self.push_view(raw, Some(Target::ElementArrayBuffer));
+        }
+        let encoded = meshopt::encoding::encode_index_buffer(indices, vertices)
+            .map_err(|e| Error::Internal(format!("meshopt index encoding: {e}")))?;
+        self.push_compressed(
+            &encoded,
+            raw.len(),
+            stride,
+            indices.len(),
+            "TRIANGLES",
+            Target::ElementArrayBuffer,
+        )
+    }
+
+    /// A bufferView into the fallback buffer whose `EXT_meshopt_compression` extension points at the
+    /// compressed bytes in the glb's own buffer.
+    fn push_compressed(
+        &mut self,
+        encoded: &[u8],
+        raw_len: usize,
+        stride: usize,
+        count: usize,
+        mode: &str,
+        target: Target,
+    ) -> Result<Index<View>> {
+        let fallback_offset = self.fallback.unwrap_or(0).next_multiple_of(VIEW_ALIGNMENT);
+        self.fallback = Some(fallback_offset + raw_len);
+        pad(&mut self.data, VIEW_ALIGNMENT, 0);
+        let index = u32::try_from(self.views.len())
+            .map_err(|_| Error::Internal("more than 2^32 bufferViews in one glb".into()))?;
+        let mut extensions = gltf_json::extensions::buffer::View::default();
+        extensions.others.insert(
+            EXT_MESHOPT_COMPRESSION.into(),
+            json!({
+                "buffer": 0,
+                "byteOffset": self.data.len(),
+                "byteLength": encoded.len(),
+                "byteStride": stride,
+                "count": count,
+                "mode": mode,
+            }),
+        );
+        self.views.push(View {
+            buffer: Index::new(1),
+            byte_length: USize64::from(raw_len),
+            byte_offset: Some(USize64::from(fallback_offset)),
+            // Vertex streams are tightly packed; the stride is stated for the decoder in the extension.
+            byte_stride: None,
+            target: Some(Checked::Valid(target)),
+            extensions: Some(extensions),
+            extras: Default::default(),
+        });
+        self.data.extend_from_slice(encoded);
+        Ok(Index::new(index))
+    }
+
     /// Appends `bytes` as a new bufferView starting on an 8-byte boundary and returns its index.
     pub(super) fn push_view(
         &mut self,
@@ -116,9 +211,17 @@ fn bounds(positions: &[[f32; 3]]) -> ([f32; 3], [f32; 3]) {
 }
 
 /// Writes the glb; see the module docs of [`super`] for the layout.
-pub(super) fn write(mesh: &Mesh, schema: &Schema, table: &PropertyTable) -> Result<Vec<u8>> {
+pub(super) fn write(
+    mesh: &Mesh,
+    schema: &Schema,
+    table: &PropertyTable,
+    compression: Compression,
+) -> Result<Vec<u8>> {
     let n = mesh.positions.len();
-    let mut bin = BinBuilder::default();
+    let mut bin = BinBuilder {
+        fallback: (compression == Compression::Meshopt).then_some(0),
+        ..Default::default()
+    };
     let mut root = Root {
         asset: Asset {
             generator: Some(GENERATOR.into()),
@@ -129,15 +232,14 @@ pub(super) fn write(mesh: &Mesh, schema: &Schema, table: &PropertyTable) -> Resu
     };
 
     // Vertex attributes, one tightly packed bufferView each (no byteStride needed).
-    let attribute = Some(Target::ArrayBuffer);
-    let view = bin.push_view(&flatten_f32(&mesh.positions), attribute)?;
+    let view = bin.push_attribute::<12>(&flatten_f32(&mesh.positions))?;
     let (min, max) = bounds(&mesh.positions);
     let mut positions = accessor(view, n, ComponentType::F32, Type::Vec3, false);
     positions.min = Some(json!(min));
     positions.max = Some(json!(max));
     root.accessors.push(positions);
 
-    let view = bin.push_view(&flatten_f32(&mesh.normals), attribute)?;
+    let view = bin.push_attribute::<12>(&flatten_f32(&mesh.normals))?;
     root.accessors
         .push(accessor(view, n, ComponentType::F32, Type::Vec3, false));
 
@@ -154,7 +256,7 @@ pub(super) fn write(mesh: &Mesh, schema: &Schema, table: &PropertyTable) -> Resu
             ]
         })
         .collect();
-    let view = bin.push_view(&colors, attribute)?;
+    let view = bin.push_attribute::<4>(&colors)?;
     root.accessors
         .push(accessor(view, n, ComponentType::U8, Type::Vec4, true));
 
@@ -164,7 +266,7 @@ pub(super) fn write(mesh: &Mesh, schema: &Schema, table: &PropertyTable) -> Resu
         .iter()
         .flat_map(|id| (*id as f32).to_le_bytes())
         .collect();
-    let view = bin.push_view(&ids, attribute)?;
+    let view = bin.push_attribute::<4>(&ids)?;
     root.accessors
         .push(accessor(view, n, ComponentType::F32, Type::Scalar, false));
 
@@ -183,7 +285,12 @@ pub(super) fn write(mesh: &Mesh, schema: &Schema, table: &PropertyTable) -> Resu
             ComponentType::U32,
         )
     };
-    let view = bin.push_view(&bytes, Some(Target::ElementArrayBuffer))?;
+    let stride = if component == ComponentType::U16 {
+        2
+    } else {
+        4
+    };
+    let view = bin.push_indices(&bytes, &mesh.indices, n, stride)?;
     root.accessors.push(accessor(
         view,
         mesh.indices.len(),
@@ -257,6 +364,23 @@ pub(super) fn write(mesh: &Mesh, schema: &Schema, table: &PropertyTable) -> Resu
         extensions: None,
         extras: Default::default(),
     });
+    if let Some(fallback) = bin.fallback {
+        // The uncompressed data exists only as this declared, empty fallback: a viewer must decode,
+        // so the extension is required (EXT_meshopt_compression §"Fallback buffers").
+        let mut extensions = gltf_json::extensions::buffer::Buffer::default();
+        extensions
+            .others
+            .insert(EXT_MESHOPT_COMPRESSION.into(), json!({ "fallback": true }));
+        root.buffers.push(Buffer {
+            byte_length: USize64::from(fallback.next_multiple_of(4)),
+            uri: None,
+            extensions: Some(extensions),
+            extras: Default::default(),
+        });
+        root.extensions_used.push(EXT_MESHOPT_COMPRESSION.into());
+        root.extensions_required
+            .push(EXT_MESHOPT_COMPRESSION.into());
+    }
     root.buffer_views = std::mem::take(&mut bin.views);
 
     let mut json = serde_json::to_value(&root)

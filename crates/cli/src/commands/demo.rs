@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tvilling_core::crs::Crs;
-use tvilling_core::{Classification, DatasetName, Mode, Store};
+use tvilling_core::{At, Classification, DatasetName, Mode, Store};
 use tvilling_fixtures::town::{TownSpec, generate};
-use tvilling_ingest::{IngestOptions, ReadOptions};
+use tvilling_ingest::{IngestOptions, ReadOptions, SourceReader};
+use tvilling_tiles::{Height, TileOptions};
 
 use crate::args::{DatasetsArgs, DemoArgs, OutputFormat};
 use crate::config::Config;
@@ -21,7 +22,13 @@ const SEED: u64 = 2026;
 
 /// Samples whose files declare no CRS, with the CRS their source documents (shared/data/SOURCES.md).
 /// tvilling never guesses a CRS; the demo passes what the data's publisher states, as a user would.
-const SAMPLE_CRS: &[(&str, &str)] = &[("Kommun_Sweref99TM.geojson", "EPSG:3006")];
+const SAMPLE_CRS: &[(&str, &str)] = &[
+    ("Kommun_Sweref99TM.geojson", "EPSG:3006"),
+    // Dutch city models: RD New + NAP heights (3D BAG, Rotterdam 3D, Den Haag).
+    ("multi_lod.city.json", "EPSG:7415"),
+    ("rotterdam_subset.city.json", "EPSG:7415"),
+    ("DH_01_subs.city.json", "EPSG:7415"),
+];
 
 pub async fn run(store: &Store, config: &Config, a: DemoArgs) -> anyhow::Result<ExitCode> {
     store.ensure_writable()?;
@@ -58,13 +65,45 @@ pub async fn run(store: &Store, config: &Config, a: DemoArgs) -> anyhow::Result<
         failures += usize::from(!ok);
     }
 
+    // The same town as a 3D city model: LOD1 blocks and LOD2 roofs (CityJSONSeq, SWEREF 99 TM + RH 2000).
+    let town3d = sources.join("exempelby.city.jsonl");
+    tvilling_fixtures::town3d::generate(
+        &town3d,
+        &TownSpec {
+            buildings: a.buildings,
+            seed: SEED,
+        },
+    )?;
+    let ok = ingest_one(
+        store,
+        config,
+        &town3d,
+        "byggnader_3d",
+        None,
+        None,
+        "Exempelby kommun (generated sample)",
+    )
+    .await;
+    failures += usize::from(!ok);
+    // What gets tiled: the footprints extruded by their height attribute, and every city model.
+    let mut to_tile: Vec<(String, Height)> = vec![
+        ("byggnader".into(), Height::Attribute("hojd".into())),
+        ("byggnader_3d".into(), Height::Geometry),
+    ];
+
     let samples = a
         .samples
         .clone()
         .unwrap_or_else(|| PathBuf::from("../shared/data"));
     let vector = samples.join("vector");
     if vector.is_dir() {
-        for source in sample_sources(&vector)? {
+        let city_models = [samples.join("cityjson"), samples.join("citygml")]
+            .iter()
+            .filter(|d| d.is_dir())
+            .map(|d| sample_sources(d))
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .concat();
+        for source in sample_sources(&vector)?.into_iter().chain(city_models) {
             let file = source
                 .file_name()
                 .map(|f| f.to_string_lossy().to_string())
@@ -78,7 +117,8 @@ pub async fn run(store: &Store, config: &Config, a: DemoArgs) -> anyhow::Result<
                 .find(|(f, _)| *f == file)
                 .map(|(_, c)| c.parse::<Crs>())
                 .transpose()?;
-            let dataset = DatasetName::sanitize(&stem);
+            let dataset = DatasetName::sanitize(stem.trim_end_matches(".city"));
+            let city_model = tvilling_ingest::citymodel::CityModelReader.accepts(&source);
             let ok = ingest_one(
                 store,
                 config,
@@ -90,12 +130,19 @@ pub async fn run(store: &Store, config: &Config, a: DemoArgs) -> anyhow::Result<
             )
             .await;
             failures += usize::from(!ok);
+            if ok && city_model {
+                to_tile.push((dataset.as_str().to_string(), Height::Geometry));
+            }
         }
     } else {
         tracing::info!(
             "no real samples at {} (set --samples or TVILLING_SAMPLES); the demo uses the generated town only",
             vector.display()
         );
+    }
+
+    for (dataset, height) in to_tile {
+        failures += usize::from(!tile_one(store, config, &dataset, height).await);
     }
 
     super::datasets::run(
@@ -112,7 +159,8 @@ pub async fn run(store: &Store, config: &Config, a: DemoArgs) -> anyhow::Result<
     let store_arg = format!("--store {}", store.root().display());
     output::line(&format!(
         "\nThe sample twin is in {}.\nTry: {exe} {store_arg} info byggnader\n     {exe} {store_arg} log byggnader\n     \
-         {exe} {store_arg} export byggnader --format geoparquet --out byggnader.parquet",
+         {exe} {store_arg} export byggnader --format geoparquet --out byggnader.parquet\n     \
+         {exe} {store_arg} tile byggnader_3d --out www   (3D Tiles; every building dataset is tiled in the store already)",
         store.root().display()
     ))?;
     Ok(if failures > 0 {
@@ -163,7 +211,36 @@ async fn ingest_one(
     }
 }
 
-/// The vector samples: files GDAL reads directly, and folders holding one Shapefile.
+/// Tiles a dataset into the store's tile cache (where the server finds it); false after logging why not.
+async fn tile_one(store: &Store, config: &Config, dataset: &str, height: Height) -> bool {
+    let Ok(name) = dataset.parse::<DatasetName>() else {
+        return false;
+    };
+    let opts = TileOptions {
+        height,
+        ..Default::default()
+    };
+    let progress = Arc::new(CliProgress::new(config.log_format));
+    match tvilling_tiles::tile(store, &name, At::Latest, &opts, progress).await {
+        Ok(r) => {
+            tracing::info!(
+                dataset,
+                features = r.features,
+                tiles = r.tiles,
+                rebuilt = r.built,
+                "tiled: {}",
+                r.tileset.display()
+            );
+            true
+        }
+        Err(e) => {
+            tracing::error!("could not tile {dataset}: {e}");
+            false
+        }
+    }
+}
+
+/// The samples in one folder: files tvilling reads directly, and folders holding one Shapefile.
 fn sample_sources(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = vec![];
     for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
@@ -177,9 +254,11 @@ fn sample_sources(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
                 out.push(shp.parent().map(|_| path.clone()).unwrap_or(shp));
             }
         } else if path.extension().is_some_and(|e| {
-            ["geojson", "fgb", "gpkg", "sqlite", "shp"]
-                .iter()
-                .any(|x| e.eq_ignore_ascii_case(x))
+            [
+                "geojson", "fgb", "gpkg", "sqlite", "shp", "json", "jsonl", "gml", "citygml",
+            ]
+            .iter()
+            .any(|x| e.eq_ignore_ascii_case(x))
         }) {
             out.push(path);
         }

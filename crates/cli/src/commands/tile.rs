@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use tvilling_core::Store;
+use tvilling_tiles::glb::Compression;
 use tvilling_tiles::{Height, TileOptions, tile};
 
 use crate::args::{OutputFormat, TileArgs};
@@ -21,6 +22,11 @@ pub async fn run(store: &Store, config: &Config, a: TileArgs) -> anyhow::Result<
     let opts = TileOptions {
         height,
         out: a.out.clone(),
+        compression: if a.meshopt {
+            Compression::Meshopt
+        } else {
+            Compression::None
+        },
     };
     let progress = Arc::new(CliProgress::new(config.log_format));
     let r = tile(store, &name, super::at(&a.at)?, &opts, progress).await?;

@@ -296,6 +296,14 @@ fn the_demo_builds_a_sample_twin_without_shared_data() {
     assert_eq!(env.info("byggnader")["classification"], "open");
     assert_eq!(env.info("byggnader")["vertical_crs"], "EPSG:5613");
     assert!(env.info("vagar")["rows"].as_u64().unwrap() > 0);
+    // The town is also a 3D city model, and both building datasets are tiled in the store.
+    assert_eq!(env.info("byggnader_3d")["kind"], "citymodel");
+    assert_eq!(env.info("byggnader_3d")["rows"], 120);
+    for dataset in ["byggnader", "byggnader_3d"] {
+        let tileset = env.store().join(dataset).join("_tiles/tileset-v0.json");
+        let report = tvilling_tiles::check::check_tileset(&tileset).expect("tileset written");
+        assert!(report.is_ok(), "{dataset}: {report}");
+    }
     // Running it again regenerates the same town: the GeoPackage's bytes differ (GDAL stamps the time),
     // so at most one new version is written, with the same rows under the same stable ids.
     let ids = |env: &Env| {
