@@ -3,7 +3,8 @@
 # Debian/Ubuntu; uses sudo when not root. Idempotent and quiet when everything is there.
 set -euo pipefail
 
-packages=(libgdal-dev libproj-dev proj-data gdal-bin libclang-dev pkg-config)
+# chromium: the headless browser the CesiumJS tileset and viewer checks (tools/cesium-check) run in.
+packages=(libgdal-dev libproj-dev proj-data gdal-bin libclang-dev pkg-config chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,17 +23,21 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 2
 fi
 
-# Reference validators the tests run against (tools/validators: glTF-Validator for glb tile content),
-# installed from the pinned package-lock.json.
-validators="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tools/validators"
-if [ ! -d "$validators/node_modules/gltf-validator" ]; then
-  if ! command -v npm >/dev/null 2>&1; then
-    echo "bootstrap: installing nodejs npm" >&2
-    sudo=""
-    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm >&2
+# Reference validators the tests run against, installed from their pinned package-lock.json files:
+# tools/validators (glTF-Validator for glb tile content) and tools/cesium-check (CesiumJS + playwright-core,
+# which load tilesets and the viewer in the Debian chromium installed above).
+tools="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tools"
+for entry in validators:gltf-validator cesium-check:cesium cesium-check:playwright-core; do
+  dir="$tools/${entry%%:*}"
+  if [ ! -d "$dir/node_modules/${entry#*:}" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+      echo "bootstrap: installing nodejs npm" >&2
+      sudo=""
+      if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+      $sudo apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm >&2
+    fi
+    echo "bootstrap: installing the pinned npm packages in tools/${entry%%:*}" >&2
+    (cd "$dir" && npm ci --silent --no-audit --no-fund >&2)
   fi
-  echo "bootstrap: installing the glTF validator in tools/validators" >&2
-  (cd "$validators" && npm ci --silent --no-audit --no-fund >&2)
-fi
+done

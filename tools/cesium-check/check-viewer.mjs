@@ -1,0 +1,164 @@
+#!/usr/bin/env node
+// Drives the viewer in web/viewer in headless Chromium against a stub /api/datasets that lists one
+// locally tiled folder, the way a planner would use it:
+//
+//   node check-viewer.mjs TILESET_DIR [--json] [--timeout MS] [--screenshot FILE.png]
+//
+// It checks that the page lists the dataset and loads its tileset, that a real mouse click on a building
+// fills the attribute panel (with `id`), that colouring by a numeric attribute draws a legend, and that
+// the version selector requests the tileset with ?version=N. Console errors, failed requests and requests
+// leaving the loopback origin fail the check. The stub says the dataset is at version 1, so selecting v0
+// asks for `tileset.json?version=0` (the static stub serves the same folder for both).
+//
+// Exit status: 0 when every check passed, 1 when one failed (listed in `failures`), 2 when it could not run.
+import { existsSync, statSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { serve } from "./lib/serve.mjs";
+import { CHROMIUM, launch, openPage } from "./lib/browser.mjs";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const CESIUM_BUILD = join(HERE, "node_modules", "cesium", "Build", "Cesium");
+const VIEWER = resolve(HERE, "..", "..", "web", "viewer");
+const NAME = "town";
+
+function usage(message) {
+  process.stderr.write(`${message}\nusage: check-viewer.mjs TILESET_DIR [--json] [--timeout MS] [--screenshot FILE]\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const opts = { json: false, timeout: 60000, screenshot: null, dir: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--json") opts.json = true;
+    else if (a === "--timeout") opts.timeout = Number(argv[++i]);
+    else if (a === "--screenshot") opts.screenshot = argv[++i];
+    else if (a.startsWith("--")) usage(`unknown option ${a}`);
+    else if (opts.dir === null) opts.dir = resolve(a);
+    else usage(`unexpected argument ${a}`);
+  }
+  if (opts.dir === null) usage("missing the tileset folder");
+  if (!existsSync(join(opts.dir, "tileset.json")) || !statSync(opts.dir).isDirectory()) {
+    usage(`${opts.dir} is not a folder with a tileset.json`);
+  }
+  if (!existsSync(join(CESIUM_BUILD, "Cesium.js"))) usage(`CesiumJS is not installed in ${HERE}; run scripts/bootstrap.sh`);
+  if (!existsSync(CHROMIUM)) usage(`${CHROMIUM} not found; install Debian's chromium (run scripts/bootstrap.sh)`);
+  return opts;
+}
+
+/** Waits until the dataset's current tileset has every tile of the view loaded, on 5 frames in a row. */
+async function tilesLoaded(page, timeout) {
+  await page.waitForFunction(
+    (name) => {
+      const t = window.tvilling?.layers.get(name)?.tileset;
+      window.__settled = t && t.tilesLoaded ? (window.__settled ?? 0) + 1 : 0;
+      return window.__settled >= 5;
+    },
+    NAME,
+    { timeout, polling: "raf" },
+  );
+}
+
+/** Screen positions (page pixels) where Cesium picks a building, scanning a grid over the canvas. */
+async function findBuilding(page) {
+  return page.evaluate(() => {
+    const { viewer } = window.tvilling;
+    const canvas = viewer.scene.canvas;
+    const rect = canvas.getBoundingClientRect();
+    for (const fy of [0.5, 0.4, 0.6, 0.3, 0.7]) {
+      for (const fx of [0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8]) {
+        const p = new Cesium.Cartesian2(rect.width * fx, rect.height * fy);
+        if (viewer.scene.pick(p) instanceof Cesium.Cesium3DTileFeature) {
+          return { x: rect.left + p.x, y: rect.top + p.y };
+        }
+      }
+    }
+    return null;
+  });
+}
+
+async function run(opts, page, server) {
+  const result = { checks: {}, timingsMs: {} };
+  let t0 = Date.now();
+  const lap = (name) => {
+    result.timingsMs[name] = Date.now() - t0;
+    t0 = Date.now();
+  };
+  await page.goto(`${server.url}/`);
+  await page.waitForFunction(() => window.tvilling?.ready, null, { timeout: opts.timeout });
+  await page.evaluate(() => window.tvilling.ready);
+  await tilesLoaded(page, opts.timeout);
+  lap("load");
+  result.datasets = await page.$$eval("#datasets li", (lis) => lis.map((li) => li.textContent.trim()));
+  result.checks.listed = result.datasets.length === 1 && (await page.$$("#datasets li.failed")).length === 0;
+
+  // A real click where Cesium draws a building: the panel lists its attributes.
+  const at = await findBuilding(page);
+  result.checks.foundBuilding = at !== null;
+  if (at) {
+    await page.mouse.click(at.x, at.y);
+    await page.waitForFunction(() => document.querySelector("#feature tbody tr"), null, { timeout: 10000 }).catch(() => {});
+    result.picked = Object.fromEntries(
+      await page.$$eval("#feature tbody tr", (rows) => rows.map((r) => [r.cells[0].textContent, r.cells[1].textContent])),
+    );
+    result.checks.pickedHasId = typeof result.picked.id === "string" && result.picked.id.length > 0;
+  }
+  lap("pick");
+
+  // Colour by the first numeric attribute: a legend appears.
+  const numeric = await page.$$eval("#style-property option", (os) => os.map((o) => [o.value, o.textContent]).find(([v, t]) => v && /\d–/.test(t))?.[0]);
+  result.styledBy = numeric ?? null;
+  if (numeric) {
+    await page.selectOption("#style-property", numeric);
+    await tilesLoaded(page, opts.timeout);
+    result.legend = await page.$$eval("#legend li", (lis) => lis.map((li) => li.textContent));
+  }
+  result.checks.legend = (result.legend?.length ?? 0) > 1;
+  lap("style");
+
+  // The version selector asks the server for the older version.
+  await page.selectOption(`#datasets select`, "0");
+  await page.waitForFunction((name) => window.tvilling.layers.get(name).tileset?.resource.url.includes("version=0"), NAME, { timeout: opts.timeout });
+  await tilesLoaded(page, opts.timeout);
+  result.checks.versionRequested = server.requests.some((r) => r.includes("tileset.json?version=0"));
+  lap("version");
+
+  if (opts.screenshot) await writeFile(opts.screenshot, await page.screenshot());
+  return result;
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const datasets = [{ name: NAME, kind: "vector", version: 1, classification: "open", tileset_url: `/tiles/${NAME}/tileset.json` }];
+  const server = await serve({
+    mounts: { "/": VIEWER, "/cesium/": CESIUM_BUILD, [`/tiles/${NAME}/`]: opts.dir },
+    routes: { "/api/datasets": async () => ({ type: "application/json", body: JSON.stringify(datasets) }) },
+  });
+  const problems = [];
+  let browser;
+  let result;
+  try {
+    browser = await launch();
+    const { page } = await openPage(browser, server.url, problems, { width: 1280, height: 800 });
+    result = await run(opts, page, server);
+  } catch (e) {
+    result = { checks: {}, errors: [`the check did not finish: ${e?.message ?? e}`] };
+  } finally {
+    await browser?.close().catch(() => {});
+    await server.close();
+  }
+  result.errors = [...(result.errors ?? []), ...problems];
+  result.failures = [...result.errors, ...Object.entries(result.checks).filter(([, ok]) => !ok).map(([name]) => `check failed: ${name}`)];
+  result.ok = result.failures.length === 0;
+  if (opts.json) process.stdout.write(JSON.stringify(result) + "\n");
+  else process.stdout.write(`${result.ok ? "OK" : "FAILED"} viewer with ${opts.dir}\n${JSON.stringify(result, null, 2)}\n`);
+  process.exit(result.ok ? 0 : 1);
+}
+
+main().catch((e) => {
+  process.stderr.write(`check-viewer.mjs: ${e?.stack ?? e}\n`);
+  process.exit(2);
+});
