@@ -1,7 +1,208 @@
-//! `tvilling-web` will be the axum server: 3D Tiles, OGC API Features, the SQL endpoint, SensorThings and
-//! the Cesium viewer, with access control by classification (issue 8).
+//! `tvilling-web` is the HTTP server of the twin (`tvilling serve`): 3D Tiles from the store's tile cache,
+//! `POST /api/sql` through `tvilling-query`, the dataset listing, the CesiumJS viewer's files, and the
+//! operational endpoints (`/healthz`, `/readyz`, `/metrics`, `/api/openapi.json`). docs/server.md holds the
+//! URL contract.
 //!
-//! It holds no domain logic of its own: it serves what `tvilling-query` and `tvilling-tiles` produce. Until
-//! that issue lands it exposes nothing but this description.
+//! Entry points: [`Server::bind`] then [`Server::run`]; [`ServerConfig`] is the `[server]` config section;
+//! [`auth::keys::Keys`] manages API keys for `tvilling apikey`.
+//!
+//! Access control is one rule applied on every path: a caller ([`auth::Caller`]) sees a dataset only if its
+//! role's clearance covers the dataset's classification; anonymous callers see open data only. Hidden
+//! datasets answer exactly like missing ones.
+//!
+//! It holds no domain logic: tiles come from `tvilling-tiles`, rows from `tvilling-query`. SQL and tiling
+//! run on a separate worker runtime so the runtime serving HTTP never blocks. Not yet here: OGC API
+//! Features ([`routes::ogcapi`]), SensorThings, OIDC bearer tokens.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = tvilling_core::Store::open("./tvilling-data")?;
+//! let mut options = tvilling_web::ServeOptions::new(tvilling_web::ServerConfig::default());
+//! options.server.addr = "127.0.0.1:0".into();
+//! let server = tvilling_web::Server::bind(store, options).await?;
+//! println!("serving on http://{}", server.local_addr());
+//! server.run(tvilling_web::shutdown_signal()).await?;
+//! # Ok(()) }
+//! ```
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod catalog;
+pub mod compress;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod sql;
+pub mod state;
+pub mod tiling;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use config::ServerConfig;
+pub use sql::ProjJson;
+use state::AppState;
+use tvilling_core::Store;
+
+/// Everything `tvilling serve` passes to the server.
+#[derive(Clone)]
+pub struct ServeOptions {
+    /// The `[server]` section.
+    pub server: ServerConfig,
+    /// SQL statement timeout (the CLI passes `query.timeout_seconds` when set).
+    pub sql_timeout: Duration,
+    /// DataFusion memory cap for SQL (bytes), from `query.memory_limit`.
+    pub memory_limit: Option<usize>,
+    /// PROJJSON for GeoParquet answers (see [`ProjJson`]).
+    pub projjson: Option<ProjJson>,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("server", &self.server)
+            .field("sql_timeout", &self.sql_timeout)
+            .field("memory_limit", &self.memory_limit)
+            .field("projjson", &self.projjson.is_some())
+            .finish()
+    }
+}
+
+impl ServeOptions {
+    /// Options with the SQL timeout of `server` and no memory cap.
+    pub fn new(server: ServerConfig) -> ServeOptions {
+        ServeOptions {
+            sql_timeout: Duration::from_secs(server.sql_timeout_seconds.max(1)),
+            server,
+            memory_limit: None,
+            projjson: None,
+        }
+    }
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The address is not an address.
+    #[error("server.addr = '{0}' is not an address like 127.0.0.1:8080 or 0.0.0.0:80")]
+    BadAddr(String),
+    /// Binding failed (port taken, no permission).
+    #[error("cannot listen on {addr}: {source}; choose another --addr (port 0 picks a free one)")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The worker runtime could not start.
+    #[error("cannot start the worker threads: {0}")]
+    Workers(std::io::Error),
+    /// The HTTP server failed.
+    #[error("the HTTP server failed: {0}")]
+    Serve(#[from] hyper::Error),
+}
+
+/// A bound server, ready to [`run`](Server::run).
+pub struct Server {
+    listener: std::net::TcpListener,
+    addr: SocketAddr,
+    state: AppState,
+}
+
+impl Server {
+    /// Binds `options.server.addr`, reads the store's catalog and API keys once, and starts watching the
+    /// store for commits.
+    pub async fn bind(store: Store, options: ServeOptions) -> Result<Server, Error> {
+        let given = options.server.addr.clone();
+        let addr: SocketAddr = given.parse().map_err(|_| Error::BadAddr(given.clone()))?;
+        let listener = std::net::TcpListener::bind(addr).map_err(|source| Error::Bind {
+            addr: given.clone(),
+            source,
+        })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|source| Error::Bind {
+                addr: given.clone(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: given,
+            source,
+        })?;
+        let workers = state::start_workers().map_err(Error::Workers)?;
+        let viewer = options
+            .server
+            .viewer_dir
+            .clone()
+            .unwrap_or_else(config::default_viewer_dir);
+        if !viewer.join("index.html").is_file() {
+            tracing::warn!(
+                "no viewer at {} (index.html missing): / answers 404; set server.viewer_dir",
+                viewer.display()
+            );
+        }
+        let state = AppState::new(store, options, workers);
+        state.poll().await;
+        Ok(Server {
+            listener,
+            addr,
+            state,
+        })
+    }
+
+    /// The bound address (the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight and returns.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
+        let watcher = tokio::spawn(self.state.clone().watch());
+        let app = routes::router(self.state);
+        tracing::info!(addr = %self.addr, "listening on http://{}", self.addr);
+        let server = hyper::Server::from_tcp(self.listener)?
+            .serve(app.into_make_service())
+            .with_graceful_shutdown(shutdown);
+        let result = server.await;
+        watcher.abort();
+        tracing::info!("server stopped");
+        Ok(result?)
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM, the signals service managers send to stop a server.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

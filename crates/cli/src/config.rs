@@ -26,8 +26,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Defaults for `tvilling ingest`.
     pub ingest: IngestDefaults,
-    /// Limits for `tvilling sql`.
+    /// Limits for `tvilling sql` (and `POST /api/sql` of `tvilling serve`).
     pub query: QueryDefaults,
+    /// `tvilling serve`: address, CORS, limits, access control.
+    pub server: tvilling_web::ServerConfig,
 }
 
 /// Limits on SQL statements.
@@ -59,6 +61,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             ingest: IngestDefaults::default(),
             query: QueryDefaults::default(),
+            server: tvilling_web::ServerConfig::default(),
         }
     }
 }

@@ -7,7 +7,8 @@ use tracing_subscriber::EnvFilter;
 use crate::args::LogFormat;
 
 /// The filter used when `RUST_LOG` is not set: our own crates at info, everything else at warn.
-pub const DEFAULT_FILTER: &str = "warn,tvilling=info,tvilling_core=info,tvilling_ingest=info";
+/// `access` and `audit` are the server's access log and audit log targets.
+pub const DEFAULT_FILTER: &str = "warn,tvilling=info,tvilling_core=info,tvilling_ingest=info,tvilling_web=info,access=info,audit=info";
 
 /// delta-rs warns on every write that it keeps no min/max statistics for binary columns. WKB geometry has
 /// none worth keeping (the bbox columns carry the spatial statistics), so that expected warning is

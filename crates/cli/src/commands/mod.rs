@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod apikey;
 pub mod classify;
 pub mod config;
 pub mod datasets;
@@ -8,6 +9,7 @@ pub mod export;
 pub mod info;
 pub mod ingest;
 pub mod log;
+pub mod serve;
 pub mod sql;
 pub mod tile;
 

@@ -6,10 +6,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bad_input;
+mod cesium;
 mod concurrency;
 mod config;
 mod formats;
+mod pointcloud;
 mod samples;
+mod serve;
 mod sql;
 mod tiles;
 mod util;

@@ -1,0 +1,89 @@
+//! The `[server]` section of tvilling's one configuration struct. The CLI embeds [`ServerConfig`] in its
+//! `Config` (file + `TVILLING_*` environment + flags), so the defaults here are the documented ones and
+//! `tvilling config print` shows them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The address `tvilling serve` binds when nothing else is configured.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+/// Largest request body (bytes): SQL statements are small.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// Requests running longer than this are answered 408.
+pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 120;
+/// SQL statements are cancelled after this long unless `query.timeout_seconds` says otherwise.
+pub const DEFAULT_SQL_TIMEOUT_SECONDS: u64 = 60;
+/// Most rows one `POST /api/sql` answers; more are cut off and flagged with `X-Tvilling-Truncated`.
+pub const DEFAULT_SQL_ROW_LIMIT: usize = 100_000;
+/// How often the store is polled for new commits (milliseconds).
+pub const DEFAULT_WATCH_INTERVAL_MS: u64 = 1000;
+
+/// The viewer folder of this source tree (`web/viewer`), the default for [`ServerConfig::viewer_dir`].
+pub fn default_viewer_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/viewer"))
+}
+
+/// How `tvilling serve` runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port to bind, e.g. "127.0.0.1:8080" or "0.0.0.0:80" (port 0 picks a free port).
+    pub addr: String,
+    /// Origins allowed by CORS, e.g. ["https://karta.example.se"]; ["*"] allows any origin (default: none).
+    pub cors_origins: Vec<String>,
+    /// Largest request body in bytes.
+    pub body_limit: usize,
+    /// Answer 408 when a request takes longer than this (seconds).
+    pub request_timeout_seconds: u64,
+    /// Most rows one SQL request returns.
+    pub sql_row_limit: usize,
+    /// SQL timeout (seconds) when `query.timeout_seconds` is not set.
+    pub sql_timeout_seconds: u64,
+    /// How often to look for new commits in the store (milliseconds).
+    pub watch_interval_ms: u64,
+    /// Folder served at `/` (the CesiumJS viewer); default: web/viewer of the source tree.
+    pub viewer_dir: Option<PathBuf>,
+    /// Tile datasets that have no tiles yet, in the background, on first request and on each commit.
+    pub auto_tile: bool,
+    /// Footprint height column per dataset for automatic tiling, e.g. { byggnader = "hojd" }. Without an
+    /// entry a column named hojd, height or measuredheight is used, else the geometry's own z.
+    pub tile_height_attr: BTreeMap<String, String>,
+    /// Who may read what.
+    pub auth: AuthConfig,
+}
+
+/// Access control.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Let callers without a key read open datasets (default true). When false every request but the
+    /// operational ones (/healthz, /readyz, /metrics, /api/openapi.json) needs an API key.
+    pub anonymous: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { anonymous: true }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            addr: DEFAULT_ADDR.to_string(),
+            cors_origins: vec![],
+            body_limit: DEFAULT_BODY_LIMIT,
+            request_timeout_seconds: DEFAULT_REQUEST_TIMEOUT_SECONDS,
+            sql_row_limit: DEFAULT_SQL_ROW_LIMIT,
+            sql_timeout_seconds: DEFAULT_SQL_TIMEOUT_SECONDS,
+            watch_interval_ms: DEFAULT_WATCH_INTERVAL_MS,
+            viewer_dir: None,
+            auto_tile: true,
+            tile_height_attr: BTreeMap::new(),
+            auth: AuthConfig::default(),
+        }
+    }
+}

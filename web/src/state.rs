@@ -1,0 +1,154 @@
+//! What every request shares: the store, the catalog of datasets, the tiler, the API keys, the metrics and
+//! the worker runtime that runs SQL and tiling away from the HTTP runtime (STYLE rule 12).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use axum::http::HeaderMap;
+use tvilling_core::{Classification, Store};
+
+use crate::ServeOptions;
+use crate::auth::keys::{Keys, key_file};
+use crate::auth::{Caller, credential};
+use crate::catalog::Catalog;
+use crate::error::{ApiError, ApiResult};
+use crate::metrics::Metrics;
+use crate::tiling::{Tiler, has_tile_cache, tileable};
+
+/// The shared state of one server.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store served.
+    pub store: Store,
+    /// Server settings and limits.
+    pub options: Arc<ServeOptions>,
+    /// Datasets and their newest versions.
+    pub catalog: Arc<Catalog>,
+    /// Background tiling.
+    pub tiler: Tiler,
+    /// Request counters and latencies.
+    pub metrics: Arc<Metrics>,
+    /// Runtime for SQL and tiling.
+    pub workers: tokio::runtime::Handle,
+    keys: Arc<RwLock<(Keys, Option<SystemTime>)>>,
+}
+
+/// A multi-threaded runtime on its own thread, for CPU-heavy work. It lives as long as the process: a
+/// runtime cannot be dropped from inside another one, and the server needs it until it exits.
+pub fn start_workers() -> std::io::Result<tokio::runtime::Handle> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("tvilling-worker")
+        .enable_all()
+        .build()?;
+    let handle = rt.handle().clone();
+    std::thread::Builder::new()
+        .name("tvilling-workers".into())
+        .spawn(move || rt.block_on(std::future::pending::<()>()))?;
+    Ok(handle)
+}
+
+fn mtime(path: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+impl AppState {
+    /// The state for `store`; the catalog is empty until the first [`AppState::poll`].
+    pub fn new(store: Store, options: ServeOptions, workers: tokio::runtime::Handle) -> AppState {
+        let tiler = Tiler::new(
+            store.clone(),
+            workers.clone(),
+            options.server.auto_tile,
+            options.server.tile_height_attr.clone(),
+        );
+        AppState {
+            store,
+            options: Arc::new(options),
+            catalog: Arc::default(),
+            tiler,
+            metrics: Arc::default(),
+            workers,
+            keys: Arc::new(RwLock::new((Keys::default(), None))),
+        }
+    }
+
+    /// One look at the store: new commits, new or revoked API keys. New versions of datasets that have
+    /// been tiled before are tiled at once, so they are served within seconds of the commit.
+    pub async fn poll(&self) {
+        match self.catalog.refresh(&self.store).await {
+            Ok(changed) => {
+                for (name, entry) in changed {
+                    tracing::info!(dataset = %name, version = entry.version, "new version");
+                    let wants_tiles = has_tile_cache(&self.store, &name)
+                        && tileable(entry.props.kind, entry.props.geometry_type.as_deref());
+                    if self.options.server.auto_tile && wants_tiles {
+                        self.tiler.ensure(&name, entry.version);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("cannot read the store: {e}"),
+        }
+        let path = key_file(&self.store);
+        let seen = mtime(&path);
+        let known = self.keys.read().map(|k| k.1).unwrap_or(None);
+        if seen != known {
+            match Keys::load(&self.store) {
+                Ok(keys) => {
+                    if let Ok(mut k) = self.keys.write() {
+                        *k = (keys, seen);
+                    }
+                }
+                Err(e) => tracing::warn!("cannot read the API keys: {e}"),
+            }
+        }
+    }
+
+    /// Polls the store forever at the configured interval.
+    pub async fn watch(self) {
+        let every = Duration::from_millis(self.options.server.watch_interval_ms.max(50));
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.poll().await;
+        }
+    }
+
+    /// Who sent a request.
+    pub fn caller(&self, headers: &HeaderMap) -> ApiResult<Caller> {
+        match credential(headers)? {
+            None if self.options.server.auth.anonymous => Ok(Caller::Anonymous),
+            None => Err(ApiError::Unauthorized(
+                "this server needs an API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
+                    .into(),
+            )),
+            Some(key) => {
+                let keys = self
+                    .keys
+                    .read()
+                    .map_err(|_| ApiError::Internal("the key table is unusable (a bug)".into()))?;
+                match keys.0.find(&key) {
+                    Some(k) => Ok(Caller::Key {
+                        id: k.id.clone(),
+                        role: k.role,
+                    }),
+                    None => Err(ApiError::Unauthorized(
+                        "unknown API key (OIDC tokens are not supported yet); ask an administrator for a \
+                         key made with `tvilling apikey create`"
+                            .into(),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// The datasets `caller` may read, with their classifications.
+    pub fn visible(&self, caller: &Caller) -> BTreeMap<String, Classification> {
+        self.catalog
+            .all()
+            .into_iter()
+            .filter(|(_, e)| caller.may_read(e.props.classification))
+            .map(|(n, e)| (n.to_string(), e.props.classification))
+            .collect()
+    }
+}
