@@ -6,6 +6,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/tvilling-target
 TVILLING := $(CARGO_TARGET_DIR)/debug/tvilling
 DEMO_STORE ?= demo-data
+DEMO_ADDR ?= 127.0.0.1:8080
 
 .PHONY: all bootstrap build demo test lint bench schema clean-demo
 
@@ -17,9 +18,12 @@ bootstrap:
 build: bootstrap
 	cargo build -p tvilling
 
-## Build a sample twin (generated town + ../shared/data samples when present) and list it.
+## Build a sample twin (generated town + ../shared/data samples when present), then serve it: the
+## Cesium viewer at http://$(DEMO_ADDR)/ (Ctrl-C stops the server; the twin stays in $(DEMO_STORE)).
 demo: build
 	$(TVILLING) --store $(DEMO_STORE) demo
+	@echo "Serving the sample twin: open http://$(DEMO_ADDR)/ (Ctrl-C stops)"
+	$(TVILLING) --store $(DEMO_STORE) serve --addr $(DEMO_ADDR)
 
 ## Run every test: unit, doc and end-to-end (real binary, real GDAL/PROJ/Delta).
 test: bootstrap

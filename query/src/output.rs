@@ -1,6 +1,6 @@
-//! Query results as text for people and scripts: a table, CSV (header row, WKT geometries), JSON (one array
-//! of row objects, geometries as GeoJSON geometry objects) and GeoJSON (a FeatureCollection). Parquet output,
-//! which needs a PROJJSON description of each CRS, lives with the command line.
+//! Query results for people and scripts: a table, CSV (header row, WKT geometries), JSON (one array of row
+//! objects, geometries as GeoJSON geometry objects), GeoJSON (a FeatureCollection) and GeoParquet 1.1. The
+//! PROJJSON that GeoParquet wants for each CRS comes from the caller (GDAL lives in `tvilling-ingest`).
 
 use std::io::Write;
 
@@ -301,4 +301,40 @@ pub fn wkb_batches(
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((out_schema, converted))
+}
+
+/// Writes GeoParquet 1.1 to `out`: geometry columns as WKB, each described in the `geo` footer metadata
+/// with its CRS as PROJJSON from `projjson`, or `null` (unknown) when it gives none — an absent `crs`
+/// would claim OGC:CRS84, which is wrong for SWEREF 99 data. Returns the number of rows written.
+///
+/// # Errors
+///
+/// When a geometry column cannot be read as WKB or writing fails.
+pub fn write_geoparquet<W: Write + Send>(
+    out: W,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    projjson: &dyn Fn(&str) -> Option<Value>,
+) -> Result<usize> {
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::metadata::KeyValue;
+    let (schema, batches) = wkb_batches(schema, batches)?;
+    let mut columns = serde_json::Map::new();
+    for f in schema.fields().iter().filter(|f| is_geometry(f)) {
+        let mut column = serde_json::json!({ "encoding": "WKB", "geometry_types": [] });
+        column["crs"] = crs_of(f)
+            .and_then(|crs| projjson(&crs))
+            .unwrap_or(Value::Null);
+        columns.insert(f.name().clone(), column);
+    }
+    let mut writer = ArrowWriter::try_new(out, schema.clone(), None).map_err(value_err)?;
+    for b in &batches {
+        writer.write(b).map_err(value_err)?;
+    }
+    if let Some(primary) = columns.keys().next().cloned() {
+        let geo = serde_json::json!({ "version": "1.1.0", "primary_column": primary, "columns": columns });
+        writer.append_key_value_metadata(KeyValue::new("geo".into(), geo.to_string()));
+    }
+    writer.close().map_err(value_err)?;
+    Ok(batches.iter().map(|b| b.num_rows()).sum())
 }

@@ -3,6 +3,10 @@
 // locally tiled folder, the way a planner would use it:
 //
 //   node check-viewer.mjs TILESET_DIR [--json] [--timeout MS] [--screenshot FILE.png]
+//   node check-viewer.mjs --server http://127.0.0.1:8080 --dataset NAME [--json] …
+//
+// The second form drives the viewer that a running `tvilling serve` serves, with its real /api/datasets
+// and tiles; the dataset must have an older version for the version check.
 //
 // It checks that the page lists the dataset and loads its tileset, that a real mouse click on a building
 // fills the attribute panel (with `id`), that colouring by a numeric attribute draws a legend, and that
@@ -22,27 +26,30 @@ import { CHROMIUM, launch, openPage } from "./lib/browser.mjs";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CESIUM_BUILD = join(HERE, "node_modules", "cesium", "Build", "Cesium");
 const VIEWER = resolve(HERE, "..", "..", "web", "viewer");
-const NAME = "town";
 
 function usage(message) {
-  process.stderr.write(`${message}\nusage: check-viewer.mjs TILESET_DIR [--json] [--timeout MS] [--screenshot FILE]\n`);
+  process.stderr.write(`${message}\nusage: check-viewer.mjs TILESET_DIR | --server URL --dataset NAME [--json] [--timeout MS] [--screenshot FILE]\n`);
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { json: false, timeout: 60000, screenshot: null, dir: null };
+  const opts = { json: false, timeout: 60000, screenshot: null, dir: null, server: null, name: "town" };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--json") opts.json = true;
     else if (a === "--timeout") opts.timeout = Number(argv[++i]);
     else if (a === "--screenshot") opts.screenshot = argv[++i];
+    else if (a === "--server") opts.server = argv[++i]?.replace(/\/$/, "");
+    else if (a === "--dataset") opts.name = argv[++i];
     else if (a.startsWith("--")) usage(`unknown option ${a}`);
     else if (opts.dir === null) opts.dir = resolve(a);
     else usage(`unexpected argument ${a}`);
   }
-  if (opts.dir === null) usage("missing the tileset folder");
-  if (!existsSync(join(opts.dir, "tileset.json")) || !statSync(opts.dir).isDirectory()) {
-    usage(`${opts.dir} is not a folder with a tileset.json`);
+  if (opts.server === null) {
+    if (opts.dir === null) usage("missing the tileset folder (or --server URL)");
+    if (!existsSync(join(opts.dir, "tileset.json")) || !statSync(opts.dir).isDirectory()) {
+      usage(`${opts.dir} is not a folder with a tileset.json`);
+    }
   }
   if (!existsSync(join(CESIUM_BUILD, "Cesium.js"))) usage(`CesiumJS is not installed in ${HERE}; run scripts/bootstrap.sh`);
   if (!existsSync(CHROMIUM)) usage(`${CHROMIUM} not found; install Debian's chromium (run scripts/bootstrap.sh)`);
@@ -50,14 +57,14 @@ function parseArgs(argv) {
 }
 
 /** Waits until the dataset's current tileset has every tile of the view loaded, on 5 frames in a row. */
-async function tilesLoaded(page, timeout) {
+async function tilesLoaded(page, name, timeout) {
   await page.waitForFunction(
     (name) => {
       const t = window.tvilling?.layers.get(name)?.tileset;
       window.__settled = t && t.tilesLoaded ? (window.__settled ?? 0) + 1 : 0;
       return window.__settled >= 5;
     },
-    NAME,
+    name,
     { timeout, polling: "raf" },
   );
 }
@@ -80,20 +87,25 @@ async function findBuilding(page) {
   });
 }
 
-async function run(opts, page, server) {
+async function run(opts, page, url) {
   const result = { checks: {}, timingsMs: {} };
+  const requests = [];
+  page.on("request", (r) => requests.push(r.url()));
   let t0 = Date.now();
   const lap = (name) => {
     result.timingsMs[name] = Date.now() - t0;
     t0 = Date.now();
   };
-  await page.goto(`${server.url}/`);
+  await page.goto(`${url}/`);
   await page.waitForFunction(() => window.tvilling?.ready, null, { timeout: opts.timeout });
   await page.evaluate(() => window.tvilling.ready);
-  await tilesLoaded(page, opts.timeout);
+  const listed = await page.evaluate((name) => window.tvilling.layers.has(name), opts.name);
+  if (!listed) throw new Error(`the viewer does not list ${opts.name}: /api/datasets has no tileset for it (not readable anonymously, or not tiled)`);
+  await tilesLoaded(page, opts.name, opts.timeout);
   lap("load");
   result.datasets = await page.$$eval("#datasets li", (lis) => lis.map((li) => li.textContent.trim()));
-  result.checks.listed = result.datasets.length === 1 && (await page.$$("#datasets li.failed")).length === 0;
+  result.checks.listed =
+    result.datasets.some((d) => d.includes(opts.name)) && (await page.$$("#datasets li.failed")).length === 0;
 
   // A real click where Cesium draws a building: the panel lists its attributes.
   const at = await findBuilding(page);
@@ -113,17 +125,17 @@ async function run(opts, page, server) {
   result.styledBy = numeric ?? null;
   if (numeric) {
     await page.selectOption("#style-property", numeric);
-    await tilesLoaded(page, opts.timeout);
+    await tilesLoaded(page, opts.name, opts.timeout);
     result.legend = await page.$$eval("#legend li", (lis) => lis.map((li) => li.textContent));
   }
   result.checks.legend = (result.legend?.length ?? 0) > 1;
   lap("style");
 
   // The version selector asks the server for the older version.
-  await page.selectOption(`#datasets select`, "0");
-  await page.waitForFunction((name) => window.tvilling.layers.get(name).tileset?.resource.url.includes("version=0"), NAME, { timeout: opts.timeout });
-  await tilesLoaded(page, opts.timeout);
-  result.checks.versionRequested = server.requests.some((r) => r.includes("tileset.json?version=0"));
+  await page.selectOption(`#datasets li[data-name="${opts.name}"] select`, "0");
+  await page.waitForFunction((name) => window.tvilling.layers.get(name).tileset?.resource.url.includes("version=0"), opts.name, { timeout: opts.timeout });
+  await tilesLoaded(page, opts.name, opts.timeout);
+  result.checks.versionRequested = requests.some((r) => r.includes(`/tiles/${opts.name}/tileset.json?version=0`));
   lap("version");
 
   if (opts.screenshot) await writeFile(opts.screenshot, await page.screenshot());
@@ -132,18 +144,23 @@ async function run(opts, page, server) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  const datasets = [{ name: NAME, kind: "vector", version: 1, classification: "open", tileset_url: `/tiles/${NAME}/tileset.json` }];
-  const server = await serve({
-    mounts: { "/": VIEWER, "/cesium/": CESIUM_BUILD, [`/tiles/${NAME}/`]: opts.dir },
-    routes: { "/api/datasets": async () => ({ type: "application/json", body: JSON.stringify(datasets) }) },
-  });
+  const name = opts.name;
+  const datasets = [{ name, kind: "vector", version: 1, classification: "open", tileset: `/tiles/${name}/tileset.json` }];
+  // The stub: the viewer, Cesium, one tileset folder and a one-entry /api/datasets. With --server the
+  // real server provides all of these.
+  const server = opts.server
+    ? { url: opts.server, close: async () => {} }
+    : await serve({
+        mounts: { "/": VIEWER, "/cesium/": CESIUM_BUILD, [`/tiles/${name}/`]: opts.dir },
+        routes: { "/api/datasets": async () => ({ type: "application/json", body: JSON.stringify(datasets) }) },
+      });
   const problems = [];
   let browser;
   let result;
   try {
     browser = await launch();
     const { page } = await openPage(browser, server.url, problems, { width: 1280, height: 800 });
-    result = await run(opts, page, server);
+    result = await run(opts, page, server.url);
   } catch (e) {
     result = { checks: {}, errors: [`the check did not finish: ${e?.message ?? e}`] };
   } finally {
@@ -154,7 +171,7 @@ async function main() {
   result.failures = [...result.errors, ...Object.entries(result.checks).filter(([, ok]) => !ok).map(([name]) => `check failed: ${name}`)];
   result.ok = result.failures.length === 0;
   if (opts.json) process.stdout.write(JSON.stringify(result) + "\n");
-  else process.stdout.write(`${result.ok ? "OK" : "FAILED"} viewer with ${opts.dir}\n${JSON.stringify(result, null, 2)}\n`);
+  else process.stdout.write(`${result.ok ? "OK" : "FAILED"} viewer with ${opts.server ?? opts.dir}\n${JSON.stringify(result, null, 2)}\n`);
   process.exit(result.ok ? 0 : 1);
 }
 

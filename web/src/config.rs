@@ -26,6 +26,15 @@ pub fn default_viewer_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/viewer"))
 }
 
+/// The CesiumJS build that `scripts/bootstrap.sh` installs (pinned in tools/cesium-check), the default for
+/// [`ServerConfig::cesium_dir`].
+pub fn default_cesium_dir() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tools/cesium-check/node_modules/cesium/Build/Cesium"
+    ))
+}
+
 /// How `tvilling serve` runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -46,6 +55,9 @@ pub struct ServerConfig {
     pub watch_interval_ms: u64,
     /// Folder served at `/` (the CesiumJS viewer); default: web/viewer of the source tree.
     pub viewer_dir: Option<PathBuf>,
+    /// Folder served at `/cesium/` (the CesiumJS build the viewer loads, so it works offline and
+    /// self-hosted); default: the pinned build from tools/cesium-check.
+    pub cesium_dir: Option<PathBuf>,
     /// Tile datasets that have no tiles yet, in the background, on first request and on each commit.
     pub auto_tile: bool,
     /// Footprint height column per dataset for automatic tiling, e.g. { byggnader = "hojd" }. Without an
@@ -81,6 +93,7 @@ impl Default for ServerConfig {
             sql_timeout_seconds: DEFAULT_SQL_TIMEOUT_SECONDS,
             watch_interval_ms: DEFAULT_WATCH_INTERVAL_MS,
             viewer_dir: None,
+            cesium_dir: None,
             auto_tile: true,
             tile_height_attr: BTreeMap::new(),
             auth: AuthConfig::default(),

@@ -280,39 +280,16 @@ fn encode(
     Ok(out)
 }
 
-/// GeoParquet 1.1: WKB geometry columns described in the `geo` footer metadata.
+/// GeoParquet 1.1 (see [`output::write_geoparquet`]).
 fn geoparquet(
     schema: &SchemaRef,
     batches: &[RecordBatch],
     projjson: Option<&ProjJson>,
 ) -> ApiResult<Vec<u8>> {
-    use parquet::arrow::ArrowWriter;
-    use parquet::file::metadata::KeyValue;
-    let fail = |e: &dyn std::fmt::Display| ApiError::Internal(format!("writing Parquet: {e}"));
-    let (schema, batches) = output::wkb_batches(schema, batches).map_err(|e| fail(&e))?;
-    let mut columns = serde_json::Map::new();
-    for f in schema
-        .fields()
-        .iter()
-        .filter(|f| tvilling_query::geom::is_geometry(f))
-    {
-        let mut column = serde_json::json!({ "encoding": "WKB", "geometry_types": [] });
-        // Without a PROJJSON description the CRS is marked unknown (null): an absent `crs` would claim
-        // OGC:CRS84, which is wrong for SWEREF 99 data.
-        column["crs"] = tvilling_query::geom::crs_of(f)
-            .and_then(|crs| projjson.and_then(|p| p(&crs)))
-            .unwrap_or(serde_json::Value::Null);
-        columns.insert(f.name().clone(), column);
-    }
     let mut out = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut out, schema.clone(), None).map_err(|e| fail(&e))?;
-    for b in &batches {
-        writer.write(b).map_err(|e| fail(&e))?;
-    }
-    if let Some(primary) = columns.keys().next().cloned() {
-        let geo = serde_json::json!({ "version": "1.1.0", "primary_column": primary, "columns": columns });
-        writer.append_key_value_metadata(KeyValue::new("geo".into(), geo.to_string()));
-    }
-    writer.close().map_err(|e| fail(&e))?;
+    output::write_geoparquet(&mut out, schema, batches, &|crs| {
+        projjson.and_then(|p| p(crs))
+    })
+    .map_err(|e| ApiError::Internal(format!("writing Parquet: {e}")))?;
     Ok(out)
 }

@@ -52,8 +52,8 @@ viewer.scene.globe.baseColor = Cesium.Color.fromCssColorString("#55645c");
 const layers = new Map();
 
 function tilesetUrl(dataset, version) {
-  if (version === dataset.version) return dataset.tileset_url; // current: the plain, cacheable URL
-  const url = new URL(dataset.tileset_url, location.href);
+  if (version === dataset.version) return dataset.tileset; // current: the plain, cacheable URL
+  const url = new URL(dataset.tileset, location.href);
   url.searchParams.set("version", version);
   return url.toString();
 }
@@ -81,6 +81,7 @@ async function loadLayer(layer, version) {
 
 function datasetRow(dataset) {
   const li = document.createElement("li");
+  li.dataset.name = dataset.name; // data-name: how scripts and tests find a dataset's row
   const toggle = Object.assign(document.createElement("input"), { type: "checkbox", checked: true });
   toggle.setAttribute("aria-label", `show ${dataset.name}`);
   const name = Object.assign(document.createElement("span"), { className: "name", textContent: dataset.name });
@@ -172,7 +173,7 @@ new Cesium.ScreenSpaceEventHandler(viewer.scene.canvas).setInputAction((click) =
 async function start() {
   const response = await fetch("/api/datasets");
   if (!response.ok) throw new Error(`/api/datasets answered HTTP ${response.status}`);
-  const datasets = (await response.json()).filter((d) => d.tileset_url);
+  const datasets = (await response.json()).filter((d) => d.tileset);
   const list = $("datasets");
   list.replaceChildren();
   if (datasets.length === 0) list.innerHTML = `<li class="muted">no datasets with tiles</li>`;

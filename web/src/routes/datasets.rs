@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::Serialize;
+use tvilling_core::Kind;
 
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -45,8 +46,18 @@ pub async fn list(
         .filter(|(_, e)| caller.may_read(e.props.classification))
         .map(|(name, e)| {
             let p = e.props;
-            let tiles =
-                tileable(p.kind, p.geometry_type.as_deref()) || has_tile_cache(&state.store, &name);
+            // Advertise tiles a viewer can load: tiled already, or tileable without guessing heights
+            // (3D geometry, or a height column named in the config). 2D footprints with no known
+            // height source would only answer 422 after a failed background tiling.
+            let known_height = state
+                .options
+                .server
+                .tile_height_attr
+                .contains_key(name.as_str())
+                || p.geometry_type.as_deref().is_some_and(is_3d);
+            let tiles = has_tile_cache(&state.store, &name)
+                || (tileable(p.kind, p.geometry_type.as_deref())
+                    && (p.kind != Kind::Vector || known_height));
             DatasetItem {
                 tileset: tiles.then(|| format!("/tiles/{name}/tileset.json")),
                 name: name.to_string(),
@@ -61,4 +72,10 @@ pub async fn list(
         })
         .collect();
     Ok(Json(items))
+}
+
+/// Whether an OGC geometry type name is 3D (`MultiPolygon Z`, `PolyhedralSurface Z`, `TIN Z`).
+fn is_3d(geometry_type: &str) -> bool {
+    let g = geometry_type.to_ascii_uppercase();
+    g.ends_with(" Z") || g.ends_with(" ZM")
 }

@@ -7,6 +7,7 @@
 //! /tiles/{dataset}/…                            3D Tiles (tiles)
 //! /ogcapi/…                                     OGC API Features (ogcapi; not implemented yet)
 //! /sta/v1.1/…                                   SensorThings (IoT issue; not here yet)
+//! /cesium/…                                     the CesiumJS build the viewer loads
 //! /…                                            the viewer's static files (fallback)
 //! ```
 
@@ -27,7 +28,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::config::default_viewer_dir;
+use crate::config::{default_cesium_dir, default_viewer_dir};
 use crate::state::AppState;
 use crate::{compress, metrics};
 
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
     let server = &state.options.server;
     let viewer = server.viewer_dir.clone().unwrap_or_else(default_viewer_dir);
     let static_files = ServeDir::new(viewer).append_index_html_on_directories(true);
+    let cesium = ServeDir::new(server.cesium_dir.clone().unwrap_or_else(default_cesium_dir));
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -45,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sql", post(sql::query))
         .merge(tiles::routes())
         .merge(ogcapi::routes())
+        .nest_service("/cesium", cesium)
         .fallback_service(static_files)
         // Applies to the extractors that read bodies (POST /api/sql): 413 beyond the limit.
         .layer(DefaultBodyLimit::max(server.body_limit))

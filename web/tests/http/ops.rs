@@ -84,6 +84,32 @@ async fn serves_the_viewer_folder_at_the_root() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn serves_the_pinned_cesium_build_the_viewer_loads() {
+    let build = tvilling_web::config::default_cesium_dir();
+    if !build.join("Cesium.js").is_file() {
+        eprintln!(
+            "SKIPPED serves_the_pinned_cesium_build_the_viewer_loads: {} is missing; run scripts/bootstrap.sh",
+            build.display()
+        );
+        return;
+    }
+    let s = serve_with(&twin().store, ServerConfig::default()).await;
+    let r = s.get("/cesium/Cesium.js").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().len() > 100_000);
+    let r = s.get("/cesium/Widgets/widgets.css").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // The viewer at / refers to exactly this path.
+    let viewer =
+        std::fs::read_to_string(tvilling_web::config::default_viewer_dir().join("index.html"))
+            .unwrap();
+    assert!(
+        viewer.contains("/cesium/"),
+        "web/viewer/index.html should load CesiumJS from /cesium/"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn cors_allows_only_configured_origins() {
     let config = ServerConfig {
         cors_origins: vec!["https://karta.example.se".into()],

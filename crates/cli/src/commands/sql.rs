@@ -6,8 +6,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use parquet::arrow::ArrowWriter;
-use parquet::file::metadata::KeyValue;
 use tvilling_core::Store;
 use tvilling_query::output::{self, OutputError};
 use tvilling_query::{QueryOptions, QueryOutput, Session};
@@ -120,33 +118,15 @@ fn write(result: &QueryOutput, format: SqlFormat, out: Option<&Path>) -> anyhow:
     }
 }
 
-/// GeoParquet 1.1: WKB geometry columns, each described in the `geo` footer metadata with its CRS.
+/// GeoParquet 1.1, with each geometry column's CRS as PROJJSON from GDAL.
 fn write_parquet(result: &QueryOutput, path: &Path) -> anyhow::Result<()> {
-    let (schema, batches) = output::wkb_batches(&result.schema, &result.batches)?;
-    let mut columns = serde_json::Map::new();
-    for f in schema
-        .fields()
-        .iter()
-        .filter(|f| tvilling_query::geom::is_geometry(f))
-    {
-        let mut column = serde_json::json!({ "encoding": "WKB", "geometry_types": [] });
-        if let Some(crs) = tvilling_query::geom::crs_of(f) {
-            column["crs"] = tvilling_ingest::export::projjson(&crs)?;
-        }
-        columns.insert(f.name().clone(), column);
-    }
     let file =
         std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    let mut writer = ArrowWriter::try_new(file, schema.clone(), None)?;
-    for b in &batches {
-        writer.write(b)?;
-    }
-    if let Some(primary) = columns.keys().next().cloned() {
-        let geo = serde_json::json!({ "version": "1.1.0", "primary_column": primary, "columns": columns });
-        writer.append_key_value_metadata(KeyValue::new("geo".into(), geo.to_string()));
-    }
-    writer.close()?;
-    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let rows = output::write_geoparquet(file, &result.schema, &result.batches, &|crs| {
+        tvilling_ingest::export::projjson(crs)
+            .inspect_err(|e| tracing::warn!("the GeoParquet CRS of {crs} is left unknown: {e}"))
+            .ok()
+    })?;
     tracing::info!(rows, path = %path.display(), "wrote the result");
     Ok(())
 }

@@ -3,7 +3,8 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::Stdio;
+use std::process::{Child, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::util::Env;
@@ -28,12 +29,9 @@ fn get(addr: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
-#[test]
-fn serve_answers_and_stops_gracefully_on_sigterm() {
-    let env = Env::new();
-    let town = env.town("town.gpkg", 20, 5);
-    env.ingest_buildings(&town, "byggnader", &["--classification", "open"]);
-    env.ingest_buildings(&town, "hemlig", &["--classification", "restricted"]);
+/// Starts `tvilling serve` on a free loopback port; returns the process, its address and a thread that
+/// drains (and finally returns) its log so the server never blocks on a full pipe.
+fn start(env: &Env) -> (Child, String, JoinHandle<Vec<String>>) {
     let mut child = env
         .command(&["serve", "--addr", "127.0.0.1:0"])
         .env("RUST_LOG", "info")
@@ -53,8 +51,17 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
             break rest.split_whitespace().next().unwrap().to_string();
         }
     };
-    // Keep draining stderr so the server never blocks on a full pipe.
     let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    (child, addr, drain)
+}
+
+#[test]
+fn serve_answers_and_stops_gracefully_on_sigterm() {
+    let env = Env::new();
+    let town = env.town("town.gpkg", 20, 5);
+    env.ingest_buildings(&town, "byggnader", &["--classification", "open"]);
+    env.ingest_buildings(&town, "hemlig", &["--classification", "restricted"]);
+    let (mut child, addr, drain) = start(&env);
 
     let (status, body) = get(&addr, "/healthz");
     assert_eq!(status, 200, "{body}");
@@ -92,4 +99,51 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
     let log = drain.join().unwrap().join("\n");
     assert_eq!(status.code(), Some(0), "exit status {status:?}\n{log}");
     assert!(log.contains("server stopped"), "{log}");
+}
+
+/// The served twin in a browser: the viewer at `/` loads CesiumJS from `/cesium/`, lists the datasets of
+/// `/api/datasets`, streams a tiled town from `/tiles/…`, shows a clicked building's attributes, colours
+/// by an attribute and loads an older version with `?version=0`.
+#[test]
+fn the_served_viewer_shows_the_tiled_town_in_cesium() {
+    if let Some(missing) = tvilling_fixtures::cesium_check::missing_prerequisite() {
+        eprintln!("SKIPPED the_served_viewer_shows_the_tiled_town_in_cesium: {missing}");
+        return;
+    }
+    let env = Env::new();
+    let town = env.town("town.gpkg", 300, 5);
+    env.ingest_buildings(
+        &town,
+        "byggnader",
+        &["--id-column", "objektidentitet", "--classification", "open"],
+    );
+    let bigger = env.town("town.gpkg", 320, 5);
+    env.ingest_buildings(
+        &bigger,
+        "byggnader",
+        &["--id-column", "objektidentitet", "--mode", "overwrite"],
+    );
+    for version in ["0", "1"] {
+        env.run(&[
+            "tile",
+            "byggnader",
+            "--version",
+            version,
+            "--height-attr",
+            "hojd",
+        ])
+        .ok();
+    }
+    let (mut child, addr, _drain) = start(&env);
+    let report = tvilling_fixtures::cesium_check::check_served_viewer(
+        &format!("http://{addr}"),
+        "byggnader",
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let report = report.expect("the viewer check runs");
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert!(report.picked.contains_key("id"), "{report:?}");
+    assert!(report.picked.contains_key("hojd"), "{report:?}");
+    assert!(report.legend.len() > 1, "{report:?}");
 }
