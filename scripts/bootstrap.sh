@@ -3,8 +3,9 @@
 # Debian/Ubuntu; uses sudo when not root. Idempotent and quiet when everything is there.
 set -euo pipefail
 
-# chromium: the headless browser the CesiumJS tileset and viewer checks (tools/cesium-check) run in.
-packages=(libgdal-dev libproj-dev proj-data gdal-bin libclang-dev pkg-config chromium)
+# chromium: the headless browser the CesiumJS tileset and viewer checks (tools/cesium-check) run in;
+# openssl: the CLI the OIDC tests make their identity provider's RSA keys with.
+packages=(libgdal-dev libproj-dev proj-data gdal-bin libclang-dev pkg-config chromium openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

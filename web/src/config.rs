@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::oidc::OidcConfig;
+
 /// The address `tvilling serve` binds when nothing else is configured.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 /// Largest request body (bytes): SQL statements are small.
@@ -74,11 +76,16 @@ pub struct AuthConfig {
     /// Let callers without a key read open datasets (default true). When false every request but the
     /// operational ones (/healthz, /readyz, /metrics, /api/openapi.json) needs an API key.
     pub anonymous: bool,
+    /// Accept OIDC bearer tokens (JWTs) from this identity provider, besides API keys.
+    pub oidc: Option<OidcConfig>,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { anonymous: true }
+        AuthConfig {
+            anonymous: true,
+            oidc: None,
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use tvilling_core::{Classification, Store};
 
 use crate::ServeOptions;
 use crate::auth::keys::{Keys, key_file};
+use crate::auth::oidc::Oidc;
 use crate::auth::{Caller, credential};
 use crate::catalog::Catalog;
 use crate::error::{ApiError, ApiResult};
@@ -32,6 +33,7 @@ pub struct AppState {
     /// Runtime for SQL and tiling.
     pub workers: tokio::runtime::Handle,
     keys: Arc<RwLock<(Keys, Option<SystemTime>)>>,
+    oidc: Option<Oidc>,
 }
 
 /// A multi-threaded runtime on its own thread, for CPU-heavy work. It lives as long as the process: a
@@ -61,6 +63,7 @@ impl AppState {
             options.server.auto_tile,
             options.server.tile_height_attr.clone(),
         );
+        let oidc = options.server.auth.oidc.clone().map(Oidc::new);
         AppState {
             store,
             options: Arc::new(options),
@@ -69,12 +72,16 @@ impl AppState {
             metrics: Arc::default(),
             workers,
             keys: Arc::new(RwLock::new((Keys::default(), None))),
+            oidc,
         }
     }
 
     /// One look at the store: new commits, new or revoked API keys. New versions of datasets that have
     /// been tiled before are tiled at once, so they are served within seconds of the commit.
     pub async fn poll(&self) {
+        if let Some(oidc) = &self.oidc {
+            oidc.refresh().await;
+        }
         match self.catalog.refresh(&self.store).await {
             Ok(changed) => {
                 for (name, entry) in changed {
@@ -127,14 +134,15 @@ impl AppState {
                     .keys
                     .read()
                     .map_err(|_| ApiError::Internal("the key table is unusable (a bug)".into()))?;
-                match keys.0.find(&key) {
-                    Some(k) => Ok(Caller::Key {
+                match (keys.0.find(&key), &self.oidc) {
+                    (Some(k), _) => Ok(Caller::Key {
                         id: k.id.clone(),
                         role: k.role,
                     }),
-                    None => Err(ApiError::Unauthorized(
-                        "unknown API key (OIDC tokens are not supported yet); ask an administrator for a \
-                         key made with `tvilling apikey create`"
+                    (None, Some(oidc)) if Oidc::looks_like_jwt(&key) => oidc.verify(&key),
+                    (None, _) => Err(ApiError::Unauthorized(
+                        "unknown API key; ask an administrator for a key made with `tvilling apikey \
+                         create`, or sign in at the identity provider (server.auth.oidc)"
                             .into(),
                     )),
                 }

@@ -2,11 +2,12 @@
 //! ([`Classification`]); a caller's [`Role`] decides the highest classification it sees. Anonymous callers
 //! see only open data, on every path: listings, tiles and SQL all ask [`Caller::may_read`].
 //!
-//! Credentials are API keys ([`keys`]) sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`.
-//! OIDC bearer tokens (JWT against a JWKS) are not implemented yet: a bearer token that is not a known
-//! API key is refused with 401.
+//! Credentials are API keys ([`keys`], for ETL jobs) sent as `Authorization: Bearer <key>` or
+//! `X-API-Key: <key>`, and OIDC bearer tokens ([`oidc`], for people) from the configured identity
+//! provider, whose roles map to tvilling roles.
 
 pub mod keys;
+pub mod oidc;
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,7 +19,7 @@ use tvilling_core::Classification;
 use crate::error::ApiError;
 
 /// What a credential may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     /// Open and internal datasets (ETL jobs, staff tools).
@@ -84,6 +85,13 @@ pub enum Caller {
         /// Its role.
         role: Role,
     },
+    /// A person signed in at the identity provider (a valid OIDC token).
+    Token {
+        /// The token's `sub`, as written to the audit log.
+        subject: String,
+        /// The tvilling role their provider roles map to; none: open data only.
+        role: Option<Role>,
+    },
 }
 
 /// Rank of a classification: a caller sees every dataset whose rank is at most its clearance's.
@@ -100,16 +108,20 @@ impl Caller {
     /// Whether this caller may read a dataset with this classification.
     pub fn may_read(&self, c: Classification) -> bool {
         match self {
-            Caller::Anonymous => c == Classification::Open,
-            Caller::Key { role, .. } => rank(c) <= rank(role.clearance()),
+            Caller::Anonymous | Caller::Token { role: None, .. } => c == Classification::Open,
+            Caller::Key { role, .. }
+            | Caller::Token {
+                role: Some(role), ..
+            } => rank(c) <= rank(role.clearance()),
         }
     }
 
-    /// The key id for the audit log ("anonymous" otherwise).
-    pub fn id(&self) -> &str {
+    /// Who, for the audit log: the key id, `oidc:<sub>` for a token, or "anonymous".
+    pub fn id(&self) -> String {
         match self {
-            Caller::Anonymous => "anonymous",
-            Caller::Key { id, .. } => id,
+            Caller::Anonymous => "anonymous".into(),
+            Caller::Key { id, .. } => id.clone(),
+            Caller::Token { subject, .. } => format!("oidc:{subject}"),
         }
     }
 
@@ -119,12 +131,15 @@ impl Caller {
             return;
         }
         let role = match self {
-            Caller::Anonymous => "anonymous",
-            Caller::Key { role, .. } => role.as_str(),
+            Caller::Anonymous | Caller::Token { role: None, .. } => "anonymous",
+            Caller::Key { role, .. }
+            | Caller::Token {
+                role: Some(role), ..
+            } => role.as_str(),
         };
         tracing::info!(
             target: "audit",
-            key_id = self.id(),
+            key_id = self.id().as_str(),
             role,
             dataset,
             classification = classification.as_str(),

@@ -12,6 +12,7 @@
 
 mod access;
 mod live;
+mod oidc;
 mod ops;
 mod sql;
 mod tiles;
