@@ -17,7 +17,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tvilling_core::arrow::array::{Array, AsArray, Float64Array, RecordBatch};
 use tvilling_core::arrow::compute::concat_batches;
-use tvilling_core::arrow::datatypes::Float64Type;
+use tvilling_core::arrow::datatypes::{DataType, Float64Type};
 use tvilling_core::arrow::row::{RowConverter, SortField};
 use tvilling_core::crs::Crs;
 use tvilling_core::progress::Progress;
@@ -179,10 +179,36 @@ pub async fn tile(
     }
     progress.set_message("reading dataset");
     let (schema, stream) = store.scan(name, at).await?;
+    // Binary columns other than the geometry (per-LOD geometries, footprints) are neither drawn nor
+    // properties: leave them out as the batches arrive, so they never sit in memory twice.
+    let keep: Vec<usize> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| {
+            f.name() == GEOMETRY
+                || !matches!(
+                    f.data_type(),
+                    DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+                )
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let schema = Arc::new(
+        schema
+            .project(&keep)
+            .map_err(|e| Error::Internal(format!("projecting columns: {e}")))?,
+    );
     let batches: Vec<RecordBatch> = stream
+        .map_err(tvilling_core::Error::from)
+        .and_then(|b| {
+            let projected = b
+                .project(&keep)
+                .map_err(|e| tvilling_core::Error::Internal(format!("projecting columns: {e}")));
+            futures::future::ready(projected)
+        })
         .try_collect()
-        .await
-        .map_err(tvilling_core::Error::from)?;
+        .await?;
     let batch = concat_batches(&schema, &batches)
         .map_err(|e| Error::Internal(format!("concatenating batches: {e}")))?;
     drop(batches);
@@ -353,6 +379,9 @@ fn features(batch: &RecordBatch) -> Result<Vec<Feature>> {
             hash,
         });
     }
+    // The store may hand rows over in any order (files are read in parallel): order features by content
+    // so that tiles, their content and their hashes depend on the data alone.
+    out.sort_unstable_by_key(|f| f.hash);
     Ok(out)
 }
 
