@@ -10,7 +10,6 @@
 //! The generated input is cached under `target/bench-data/` between runs.
 #![allow(clippy::print_stdout)] // a bench binary reports on stdout
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,9 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
-    let data = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
-        .join("bench-data");
-    std::fs::create_dir_all(&data)?;
+    let data = tvilling_benches::data_dir()?;
     let gpkg = data.join(format!("town-{n}.gpkg"));
     if !gpkg.exists() {
         let t = Instant::now();
@@ -79,7 +76,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "ingest_vector: {rows} polygons ({:.0} MB GeoPackage) in {secs:.2} s = {:.0} features/s, peak RSS {} MiB",
         size as f64 / 1e6,
         rows as f64 / secs,
-        peak_rss_mib()
+        tvilling_benches::peak_rss_mib()
     );
     println!(
         "ratio ingest / GDAL read-only: {:.2}",
@@ -107,18 +104,4 @@ fn gdal_read_only(path: &std::path::Path) -> Result<u64, Box<dyn std::error::Err
     }
     std::hint::black_box(bytes);
     Ok(n)
-}
-
-/// Peak resident set size of this process (Linux `VmHWM`).
-fn peak_rss_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map(|kb| kb / 1024)
-        .unwrap_or(0)
 }

@@ -18,7 +18,7 @@
 #![allow(clippy::print_stdout)] // a bench binary reports on stdout
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
@@ -46,9 +46,7 @@ fn main() -> Result<()> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(100_000);
-    let data = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
-        .join("bench-data");
-    std::fs::create_dir_all(&data)?;
+    let data = tvilling_benches::data_dir()?;
     let spec = tvilling_fixtures::town::TownSpec {
         buildings: n,
         seed: 1,
@@ -189,7 +187,7 @@ fn stage(args: &[String]) -> Result<()> {
         Arc::new(NoProgress),
     ))?;
     let seconds = t.elapsed().as_secs_f64();
-    let peak = peak_rss_mib();
+    let peak = tvilling_benches::peak_rss_mib();
     let content = r
         .tileset
         .parent()
@@ -245,18 +243,4 @@ fn gzip_len(bytes: &[u8]) -> Result<u64> {
     let out = child.wait_with_output()?;
     writer.join().map_err(|_| "gzip writer thread")??;
     Ok(out.stdout.len() as u64)
-}
-
-/// Peak resident set size of this process (Linux `VmHWM`).
-fn peak_rss_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map(|kb| kb / 1024)
-        .unwrap_or(0)
 }
