@@ -11,8 +11,8 @@
 //! datasets answer exactly like missing ones.
 //!
 //! It holds no domain logic: tiles come from `tvilling-tiles`, rows from `tvilling-query`. SQL and tiling
-//! run on a separate worker runtime so the runtime serving HTTP never blocks. Not yet here: OGC API
-//! Features ([`routes::ogcapi`]), SensorThings, OIDC bearer tokens.
+//! run on a separate worker runtime so the runtime serving HTTP never blocks. OGC API Features is
+//! [`ogcapi`] (served by [`routes::ogcapi`]). Not yet here: SensorThings.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -33,6 +33,7 @@ pub mod compress;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod ogcapi;
 pub mod openapi;
 pub mod routes;
 pub mod sql;

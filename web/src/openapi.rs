@@ -22,14 +22,105 @@ fn security() -> Value {
     json!([{}, { "bearer": [] }, { "apiKey": [] }])
 }
 
+fn ogc_json(description: &str) -> Value {
+    json!({ "description": description,
+            "content": { "application/json": { "schema": { "type": "object" } },
+                         "text/html": { "schema": { "type": "string" } } } })
+}
+
+fn ogc_error() -> Value {
+    json!({ "description": "OGC API error: `code` and `description` (plus RFC 9457 `status` and `detail`)",
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/OgcError" } } } })
+}
+
+fn f_param() -> Value {
+    json!({ "name": "f", "in": "query", "required": false, "description": "Answer as json or html (else by Accept)",
+            "schema": { "type": "string", "enum": ["json", "html"] } })
+}
+
+fn crs_param(name: &str, description: &str) -> Value {
+    json!({ "name": name, "in": "query", "required": false, "description": description,
+            "schema": { "type": "string", "format": "uri",
+                        "default": "http://www.opengis.net/def/crs/OGC/1.3/CRS84" } })
+}
+
+/// The OGC API Features paths (`/ogcapi/…`).
+fn ogcapi_paths() -> Value {
+    let features = json!({ "description": "GeoJSON features; `Content-Crs` names their CRS",
+        "headers": { "Content-Crs": { "schema": { "type": "string" } } },
+        "content": { "application/geo+json": { "schema": { "type": "object" } },
+                     "text/html": { "schema": { "type": "string" } } } });
+    json!({
+        "/ogcapi": { "get": {
+            "tags": ["ogcapi"], "summary": "OGC API Features landing page", "operationId": "ogcLanding",
+            "security": security(), "parameters": [f_param()],
+            "responses": { "200": ogc_json("Links to the API definition, conformance and collections"), "400": ogc_error() } } },
+        "/ogcapi/conformance": { "get": {
+            "tags": ["ogcapi"], "summary": "Conformance classes implemented", "operationId": "ogcConformance",
+            "security": security(), "parameters": [f_param()],
+            "responses": { "200": ogc_json("conformsTo: the class URIs"), "400": ogc_error() } } },
+        "/ogcapi/collections": { "get": {
+            "tags": ["ogcapi"], "summary": "Collections: the datasets the caller may read", "operationId": "ogcCollections",
+            "security": security(), "parameters": [f_param()],
+            "responses": { "200": ogc_json("The collections, with extent, crs and storageCrs"), "400": ogc_error() } } },
+        "/ogcapi/collections/{dataset}": { "get": {
+            "tags": ["ogcapi"], "summary": "One collection", "operationId": "ogcCollection",
+            "security": security(), "parameters": [dataset_param(), f_param()],
+            "responses": { "200": ogc_json("The collection"), "400": ogc_error(), "404": ogc_error() } } },
+        "/ogcapi/collections/{dataset}/queryables": { "get": {
+            "tags": ["ogcapi"], "summary": "Properties filters may name (JSON Schema)", "operationId": "ogcQueryables",
+            "security": security(), "parameters": [dataset_param(), f_param()],
+            "responses": { "200": { "description": "JSON Schema",
+                    "content": { "application/schema+json": { "schema": { "type": "object" } } } },
+                "400": ogc_error(), "404": ogc_error() } } },
+        "/ogcapi/collections/{dataset}/items": { "get": {
+            "tags": ["ogcapi"], "summary": "Features, filtered and paged", "operationId": "ogcItems",
+            "description": "Any queryable is also a parameter: ?andamal=Bostad filters on equality. Pages are ordered by id;                             follow the `next` link until there is none.",
+            "security": security(),
+            "parameters": [dataset_param(), f_param(),
+                { "name": "limit", "in": "query", "required": false, "description": "Features per page (at most 10000 and server.sql_row_limit)",
+                  "schema": { "type": "integer", "minimum": 1, "maximum": 10000, "default": 10 } },
+                { "name": "offset", "in": "query", "required": false, "description": "Features to skip (the next/prev links set it)",
+                  "schema": { "type": "integer", "minimum": 0, "default": 0 } },
+                { "name": "bbox", "in": "query", "required": false, "style": "form", "explode": false,
+                  "description": "4 or 6 numbers in bbox-crs axis order",
+                  "schema": { "type": "array", "minItems": 4, "maxItems": 6, "items": { "type": "number" } } },
+                crs_param("bbox-crs", "CRS of bbox"),
+                { "name": "datetime", "in": "query", "required": false,
+                  "description": "Instant, interval a/b, ../b or a/.. against the collection's first date or timestamp column",
+                  "schema": { "type": "string" } },
+                crs_param("crs", "CRS of the answer (one of the collection's crs list)"),
+                { "name": "filter", "in": "query", "required": false, "description": "CQL2 filter", "schema": { "type": "string" } },
+                { "name": "filter-lang", "in": "query", "required": false,
+                  "schema": { "type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text" } },
+                crs_param("filter-crs", "CRS of geometries in the filter")],
+            "responses": { "200": features.clone(), "400": ogc_error(), "404": ogc_error() } } },
+        "/ogcapi/collections/{dataset}/items/{featureId}": { "get": {
+            "tags": ["ogcapi"], "summary": "One feature", "operationId": "ogcItem",
+            "security": security(),
+            "parameters": [dataset_param(),
+                { "name": "featureId", "in": "path", "required": true, "schema": { "type": "string" } },
+                f_param(), crs_param("crs", "CRS of the answer")],
+            "responses": { "200": features, "400": ogc_error(), "404": ogc_error() } } }
+    })
+}
+
 /// The document.
 pub fn document() -> Value {
+    let mut doc = base_document();
+    if let (Some(paths), Value::Object(ogc)) = (doc["paths"].as_object_mut(), ogcapi_paths()) {
+        paths.extend(ogc);
+    }
+    doc
+}
+
+fn base_document() -> Value {
     json!({
         "openapi": "3.0.3",
         "info": {
             "title": "tvilling",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The served urban digital twin: datasets, 3D Tiles and SQL. Anonymous callers see open \
+            "description": "The served urban digital twin: datasets, 3D Tiles, SQL and OGC API Features. Anonymous callers see open \
                             datasets only; API keys (`tvilling apikey create --role ROLE`) see internal or \
                             restricted ones by role.",
             "license": { "name": "Apache-2.0" }
@@ -112,6 +203,9 @@ pub fn document() -> Value {
                 "apiKey": { "type": "apiKey", "in": "header", "name": "X-API-Key" }
             },
             "schemas": {
+                "OgcError": { "type": "object", "required": ["code", "description"], "properties": {
+                    "code": { "type": "string" }, "description": { "type": "string" },
+                    "status": { "type": "integer" }, "detail": { "type": "string" } } },
                 "Problem": { "type": "object", "properties": {
                     "type": { "type": "string" }, "title": { "type": "string" },
                     "status": { "type": "integer" }, "detail": { "type": "string" } } },

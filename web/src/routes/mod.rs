@@ -5,7 +5,7 @@
 //! /api/datasets                                 listing (datasets)
 //! POST /api/sql                                 SQL (sql)
 //! /tiles/{dataset}/…                            3D Tiles (tiles)
-//! /ogcapi/…                                     OGC API Features (ogcapi; not implemented yet)
+//! /ogcapi/…                                     OGC API Features: Core, CRS, CQL2 filtering (ogcapi)
 //! /sta/v1.1/…                                   SensorThings (IoT issue; not here yet)
 //! /cesium/…                                     the CesiumJS build the viewer loads
 //! /…                                            the viewer's static files (fallback)

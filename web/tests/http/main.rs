@@ -12,6 +12,7 @@
 
 mod access;
 mod live;
+mod ogcapi;
 mod oidc;
 mod ops;
 mod sql;

@@ -47,6 +47,13 @@ async fn openapi_document_covers_every_route() {
         "/api/sql",
         "/tiles/{dataset}/tileset.json",
         "/tiles/{dataset}/content/{file}",
+        "/ogcapi",
+        "/ogcapi/conformance",
+        "/ogcapi/collections",
+        "/ogcapi/collections/{dataset}",
+        "/ogcapi/collections/{dataset}/queryables",
+        "/ogcapi/collections/{dataset}/items",
+        "/ogcapi/collections/{dataset}/items/{featureId}",
     ] {
         assert!(
             doc["paths"].get(path).is_some(),
