@@ -4,7 +4,8 @@
 //! as ISO WKB labelled with the dataset CRS, then the attributes), `table_at('dataset', 3)` reads an older
 //! version, PostGIS-named `ST_` functions work as in PostGIS (geodatafusion's, plus tvilling's own in
 //! [`functions`]), and joins on spatial predicates run as R-tree index joins ([`join`]). Statements are
-//! read-only.
+//! read-only. [`derive`] computes new datasets from stored ones (LOD1 heights from footprints and laser
+//! points) and commits them through the store.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -18,6 +19,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod derive;
 pub mod error;
 pub mod functions;
 pub mod geom;

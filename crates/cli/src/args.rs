@@ -94,6 +94,9 @@ pub enum Command {
     Sql(SqlArgs),
     /// Build OGC 3D Tiles 1.1 of a dataset version (buildings from city models or extruded footprints)
     Tile(TileArgs),
+    /// Compute a new dataset from stored ones (LOD1 building heights from footprints and laser points)
+    #[command(subcommand)]
+    Derive(DeriveCommand),
     /// Build a sample twin: generate a small Swedish town, ingest it (and ../shared/data samples if present)
     Demo(DemoArgs),
     /// Serve the twin over HTTP: 3D Tiles, SQL, dataset listing and the viewer (docs/server.md)
@@ -316,6 +319,61 @@ pub struct TileArgs {
     /// CesiumJS, three.js and Babylon.js decode it, older viewers cannot)
     #[arg(long)]
     pub meshopt: bool,
+    /// Summary format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+/// `tvilling derive`.
+#[derive(Debug, Subcommand)]
+pub enum DeriveCommand {
+    /// Ground and roof heights per footprint from classified points (3dfier-style LOD1), as a new dataset
+    Heights(DeriveHeightsArgs),
+}
+
+/// `tvilling derive heights`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  tvilling ingest bgt_pand.sqlite --dataset pand
+  tvilling ingest ahn3.laz --dataset ahn3 --crs EPSG:28992+5709
+  tvilling derive heights --footprints pand --points ahn3 --dataset pand_lod1
+  tvilling tile pand_lod1 --height-attr h_roof_70 --out www/pand
+
+Adds h_ground (10th percentile of class 2 points inside or within --ground-buffer of the footprint), \
+h_roof_50, h_roof_70, h_roof_max (class 6 points inside; every non-ground, non-noise class when the points \
+have no class 6), height (h_roof_70 - h_ground), point_count, ground_point_count, roof_point_count and \
+quality (ok, few_points, no_ground, no_roof, no_footprint) to every footprint row. Heights are in the \
+points' vertical datum; 2D footprints extruded with --height-attr h_roof_70 stand on 0 and reach the \
+absolute roof height. docs/pointclouds.md has the details.")]
+pub struct DeriveHeightsArgs {
+    /// The building footprints (a vector dataset of polygons)
+    #[arg(long, value_name = "NAME")]
+    pub footprints: String,
+    /// The classified laser points (a pointcloud dataset)
+    #[arg(long, value_name = "NAME")]
+    pub points: String,
+    /// The dataset to write (a new version of it, replacing its rows)
+    #[arg(long, value_name = "NAME")]
+    pub dataset: String,
+    /// Ground points this close to a footprint's outline count for its ground height (metres)
+    #[arg(long, value_name = "METRES", default_value_t = tvilling_query::derive::heights::DEFAULT_GROUND_BUFFER)]
+    pub ground_buffer: f64,
+    /// Version of the footprints to read (from `tvilling log`)
+    #[arg(long, value_name = "N", conflicts_with = "footprints_as_of")]
+    pub footprints_version: Option<u64>,
+    /// The footprints as of this time (RFC 3339)
+    #[arg(long, value_name = "RFC3339")]
+    pub footprints_as_of: Option<String>,
+    /// Version of the points to read
+    #[arg(long, value_name = "N", conflicts_with = "points_as_of")]
+    pub points_version: Option<u64>,
+    /// The points as of this time (RFC 3339)
+    #[arg(long, value_name = "RFC3339")]
+    pub points_as_of: Option<String>,
+    /// Access classification of the result (default: the stricter of the inputs')
+    #[arg(long, value_parser = ["open", "internal", "restricted"])]
+    pub classification: Option<String>,
     /// Summary format
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,

@@ -31,6 +31,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
         Command::Classify(a) => commands::classify::run(&store, a).await,
         Command::Sql(a) => commands::sql::run(&store, &config, a).await,
         Command::Tile(a) => commands::tile::run(&store, &config, a).await,
+        Command::Derive(a) => commands::derive::run(&store, &config, a).await,
         Command::Demo(a) => commands::demo::run(&store, &config, a).await,
         Command::Serve(a) => commands::serve::run(&store, &config, a).await,
         Command::Apikey(a) => commands::apikey::run(&store, a),

@@ -5,6 +5,7 @@ pub mod classify;
 pub mod config;
 pub mod datasets;
 pub mod demo;
+pub mod derive;
 pub mod export;
 pub mod info;
 pub mod ingest;

@@ -9,6 +9,7 @@ mod bad_input;
 mod cesium;
 mod concurrency;
 mod config;
+mod derive;
 mod formats;
 mod pointcloud;
 mod samples;
