@@ -68,7 +68,7 @@ pub struct TileReport {
     pub dataset: String,
     /// The version tiled.
     pub version: u64,
-    /// Features with a mesh.
+    /// Features with a mesh (for a point cloud: points, each in exactly one tile).
     pub features: u64,
     /// Features without a usable geometry (null, empty, no height), left out.
     pub skipped_features: u64,
@@ -158,6 +158,9 @@ pub async fn tile(
         Some(v) => format!("{}+{v}", info.crs).parse()?,
         None => info.crs.parse()?,
     };
+    if info.kind == Kind::Pointcloud.as_str() {
+        return crate::points::tile(store, name, at, info, crs, opts, progress).await;
+    }
     if info.kind != Kind::Citymodel.as_str() && opts.height == Height::Geometry {
         let flat = info.z_range.is_none_or(|z| z[1] - z[0] < 1e-9);
         if flat {

@@ -11,6 +11,9 @@
 //!            ─▶ per tile: PROJ → ECEF → ENU, triangulate (mesh), glb (glb + metadata) ─▶ tileset.json
 //! ```
 //!
+//! Datasets of kind `pointcloud` become point tilesets instead (glb `POINTS`, an octree with grid
+//! subsampling and ADD refinement; see `points/mod.rs`).
+//!
 //! It reads no source files and serves no HTTP.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
@@ -23,6 +26,7 @@ pub mod glb;
 pub mod mesh;
 pub mod metadata;
 mod output;
+mod points;
 pub mod properties;
 mod tileset;
 pub mod tree;

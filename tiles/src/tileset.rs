@@ -45,16 +45,7 @@ pub fn json(
     }
     let origin = origin_of(root);
     let mut root_json = tile(root, origin, [0.0; 3]);
-    // The root transform: local east-north-up at `enu`, then the root's own shift to its origin.
-    let m = enu.to_ecef_matrix();
-    let t = [
-        m[0] * origin[0] + m[4] * origin[1] + m[8] * origin[2] + m[12],
-        m[1] * origin[0] + m[5] * origin[1] + m[9] * origin[2] + m[13],
-        m[2] * origin[0] + m[6] * origin[1] + m[10] * origin[2] + m[14],
-    ];
-    let transform = [
-        m[0], m[1], m[2], 0.0, m[4], m[5], m[6], 0.0, m[8], m[9], m[10], 0.0, t[0], t[1], t[2], 1.0,
-    ];
+    let transform = root_transform(enu, origin);
     root_json["transform"] = json!(transform);
     root_json["refine"] = json!("REPLACE");
     let diagonal = (0..3)
@@ -76,14 +67,27 @@ pub fn json(
     }))
 }
 
-fn origin_of(t: &TileView) -> [f64; 3] {
+/// The root transform: local east-north-up at `enu`, then the root's own shift to its `origin`.
+pub(crate) fn root_transform(enu: &Enu, origin: [f64; 3]) -> [f64; 16] {
+    let m = enu.to_ecef_matrix();
+    let t = [
+        m[0] * origin[0] + m[4] * origin[1] + m[8] * origin[2] + m[12],
+        m[1] * origin[0] + m[5] * origin[1] + m[9] * origin[2] + m[13],
+        m[2] * origin[0] + m[6] * origin[1] + m[10] * origin[2] + m[14],
+    ];
+    [
+        m[0], m[1], m[2], 0.0, m[4], m[5], m[6], 0.0, m[8], m[9], m[10], 0.0, t[0], t[1], t[2], 1.0,
+    ]
+}
+
+pub(crate) fn origin_of(t: &TileView) -> [f64; 3] {
     t.content
         .as_ref()
         .map(|(_, c)| *c)
         .unwrap_or_else(|| [0, 1, 2].map(|k| (t.lo[k] + t.hi[k]) / 2.0))
 }
 
-fn tile(t: &TileView, origin: [f64; 3], parent_origin: [f64; 3]) -> Value {
+pub(crate) fn tile(t: &TileView, origin: [f64; 3], parent_origin: [f64; 3]) -> Value {
     let centre = [0, 1, 2].map(|k| (t.lo[k] + t.hi[k]) / 2.0 - origin[k]);
     // A flat tile (a single LoD0 footprint) still needs a box with some thickness.
     let half = [0, 1, 2].map(|k| ((t.hi[k] - t.lo[k]) / 2.0).max(0.01));

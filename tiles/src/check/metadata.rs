@@ -231,8 +231,104 @@ pub(crate) fn check_metadata(
                 }
             }
         }
+        check_property_attributes(glb, ext, classes, problems);
     }
     check_mesh_features(glb, tables, problems)
+}
+
+/// Accessor component types a property attribute may use, by metadata component type
+/// (`EXT_structural_metadata` §"Property Attributes": those glTF vertex attributes can hold).
+fn attribute_component(component: &str) -> Option<u64> {
+    Some(match component {
+        "INT8" => 5120,
+        "UINT8" => UNSIGNED_BYTE,
+        "INT16" => 5122,
+        "UINT16" => UNSIGNED_SHORT,
+        "FLOAT32" => FLOAT,
+        _ => return None,
+    })
+}
+
+/// Property attributes (`EXT_structural_metadata` §"Property Attributes"): every primitive that lists
+/// one must have each of its properties' attributes, and each such accessor must have the class
+/// property's type, component type and normalization. Counts match by glTF's own rule (every
+/// attribute of a primitive has the same count), which the structure check enforces.
+fn check_property_attributes(
+    glb: &Glb,
+    ext: &Value,
+    classes: &Map<String, Value>,
+    problems: &mut Vec<String>,
+) {
+    let defined = field(ext, "propertyAttributes")
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
+    let accessors = field(&glb.json, "accessors")
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
+    let meshes = field(&glb.json, "meshes")
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
+    for (m, mesh) in meshes.iter().enumerate() {
+        let prims = field(mesh, "primitives")
+            .as_array()
+            .map_or(&[][..], Vec::as_slice);
+        for (p, prim) in prims.iter().enumerate() {
+            let here = format!("meshes[{m}].primitives[{p}]");
+            let used = field(field(prim, "extensions"), "EXT_structural_metadata");
+            let Some(list) = field(used, "propertyAttributes").as_array() else {
+                continue;
+            };
+            for entry in list {
+                let Some(pa) = entry.as_u64().and_then(|i| defined.get(i as usize)) else {
+                    problems.push(format!(
+                        "{here} lists property attribute {entry}, which is not in EXT_structural_metadata.propertyAttributes"
+                    ));
+                    continue;
+                };
+                let class_id = field(pa, "class").as_str().unwrap_or("");
+                let Some(class) = classes.get(class_id) else {
+                    continue; // reported above
+                };
+                let props = field(pa, "properties").as_object();
+                for (id, prop) in props.into_iter().flatten() {
+                    let def = field(field(class, "properties"), id);
+                    if def.is_null() {
+                        problems.push(format!(
+                            "{here} property attribute property `{id}` is not in class `{class_id}`"
+                        ));
+                        continue;
+                    }
+                    let name = field(prop, "attribute").as_str().unwrap_or("");
+                    let Some(acc) =
+                        index(field(prim, "attributes"), name).and_then(|a| accessors.get(a))
+                    else {
+                        problems.push(format!(
+                            "{here} property `{id}` reads attribute `{name}`, which the primitive does not have"
+                        ));
+                        continue;
+                    };
+                    let want_type = field(def, "type").as_str().unwrap_or("");
+                    let want_component = field(def, "componentType")
+                        .as_str()
+                        .and_then(attribute_component);
+                    let normalized = field(def, "normalized").as_bool().unwrap_or(false);
+                    if want_component.is_none() {
+                        problems.push(format!(
+                            "{here} property `{id}` has a component type a vertex attribute cannot hold (INT8, UINT8, INT16, UINT16 or FLOAT32)"
+                        ));
+                    } else if field(acc, "type").as_str() != Some(want_type)
+                        || uint(acc, "componentType") != want_component
+                        || field(acc, "normalized").as_bool().unwrap_or(false) != normalized
+                    {
+                        problems.push(format!(
+                            "{here} attribute `{name}` does not match property `{id}` ({want_type} {}, normalized {normalized})",
+                            field(def, "componentType")
+                        ));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The embedded `schema`, or the file `schemaUri` names relative to the glb (exactly one of the two,

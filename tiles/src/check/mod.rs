@@ -17,7 +17,8 @@
 //!   views first, so every other check sees the real data.
 //! - `structure`: the glTF buffer views, accessors, meshes, nodes, scenes and extension declarations.
 //! - `placement`: every rendered primitive lies inside its tile's (and content's) bounding volume.
-//! - `metadata`: `EXT_structural_metadata` schemas and property tables, `EXT_mesh_features` IDs.
+//! - `metadata`: `EXT_structural_metadata` schemas, property tables and property attributes (each
+//!   attribute present on its primitive with the class property's type), `EXT_mesh_features` IDs.
 //! - `volume` and `geodesy`: bounding volumes, matrices and WGS 84 conversion.
 //!
 //! Not checked: implicit tiling, legacy b3dm/i3dm/pnts/cmpt content, `.gltf` (JSON) content,

@@ -40,7 +40,7 @@ const CHUNK_BIN: u32 = 0x004E_4942;
 
 /// The one binary buffer being filled, with the bufferViews into it.
 #[derive(Debug, Default)]
-pub(super) struct BinBuilder {
+pub(crate) struct BinBuilder {
     data: Vec<u8>,
     views: Vec<View>,
     /// `Some(bytes so far)` when vertex and index data are meshopt-compressed: the length of the
@@ -51,7 +51,7 @@ pub(super) struct BinBuilder {
 impl BinBuilder {
     /// Appends a vertex attribute stream of `N`-byte elements: as it is, or meshopt-compressed
     /// (`EXT_meshopt_compression` mode `ATTRIBUTES`, bitstream version 0 as the extension requires).
-    fn push_attribute<const N: usize>(&mut self, bytes: &[u8]) -> Result<Index<View>> {
+    pub(crate) fn push_attribute<const N: usize>(&mut self, bytes: &[u8]) -> Result<Index<View>> {
         if self.fallback.is_none() {
             return self.push_view(bytes, Some(Target::ArrayBuffer));
         }
@@ -138,6 +138,51 @@ impl BinBuilder {
         Ok(Index::new(index))
     }
 
+    /// A builder whose vertex data is meshopt-compressed when `compression` says so.
+    pub(crate) fn new(compression: Compression) -> BinBuilder {
+        BinBuilder {
+            fallback: (compression == Compression::Meshopt).then_some(0),
+            ..Default::default()
+        }
+    }
+
+    /// Declares the byte stride of a vertex bufferView whose elements are padded to a multiple of 4
+    /// bytes (glTF 2.0 §3.6.2.4: vertex attribute elements start on 4-byte boundaries).
+    pub(crate) fn set_stride(&mut self, view: Index<View>, stride: usize) {
+        if let Some(v) = self.views.get_mut(view.value()) {
+            v.byte_stride = Some(gltf_json::buffer::Stride(stride));
+        }
+    }
+
+    /// Finishes the buffers: declares buffer 0 (and the meshopt fallback buffer with the extension,
+    /// required) in `root` and returns the BIN chunk.
+    pub(crate) fn finish(mut self, root: &mut Root) -> Vec<u8> {
+        pad(&mut self.data, 4, 0);
+        root.buffers.push(Buffer {
+            byte_length: USize64::from(self.data.len()),
+            uri: None,
+            extensions: None,
+            extras: Default::default(),
+        });
+        if let Some(fallback) = self.fallback {
+            let mut extensions = gltf_json::extensions::buffer::Buffer::default();
+            extensions
+                .others
+                .insert(EXT_MESHOPT_COMPRESSION.into(), json!({ "fallback": true }));
+            root.buffers.push(Buffer {
+                byte_length: USize64::from(fallback.next_multiple_of(4)),
+                uri: None,
+                extensions: Some(extensions),
+                extras: Default::default(),
+            });
+            root.extensions_used.push(EXT_MESHOPT_COMPRESSION.into());
+            root.extensions_required
+                .push(EXT_MESHOPT_COMPRESSION.into());
+        }
+        root.buffer_views = std::mem::take(&mut self.views);
+        self.data
+    }
+
     /// Appends `bytes` as a new bufferView starting on an 8-byte boundary and returns its index.
     pub(super) fn push_view(
         &mut self,
@@ -167,7 +212,7 @@ fn pad(bytes: &mut Vec<u8>, alignment: usize, fill: u8) {
 }
 
 /// An accessor over a whole bufferView.
-fn accessor(
+pub(crate) fn accessor(
     view: Index<View>,
     count: usize,
     component: ComponentType,
@@ -190,7 +235,7 @@ fn accessor(
 }
 
 /// Index of the `i`th element pushed to a glTF array.
-fn index<T>(i: usize) -> Result<Index<T>> {
+pub(crate) fn index<T>(i: usize) -> Result<Index<T>> {
     u32::try_from(i)
         .map(Index::new)
         .map_err(|_| Error::Internal(format!("glTF index {i} does not fit u32")))
@@ -218,10 +263,7 @@ pub(super) fn write(
     compression: Compression,
 ) -> Result<Vec<u8>> {
     let n = mesh.positions.len();
-    let mut bin = BinBuilder {
-        fallback: (compression == Compression::Meshopt).then_some(0),
-        ..Default::default()
-    };
+    let mut bin = BinBuilder::new(compression);
     let mut root = Root {
         asset: Asset {
             generator: Some(GENERATOR.into()),
@@ -357,31 +399,9 @@ pub(super) fn write(
     // Optional, not required: without the extensions a viewer still draws the geometry.
     root.extensions_used = vec![EXT_MESH_FEATURES.into(), EXT_STRUCTURAL_METADATA.into()];
 
-    pad(&mut bin.data, 4, 0);
-    root.buffers.push(Buffer {
-        byte_length: USize64::from(bin.data.len()),
-        uri: None,
-        extensions: None,
-        extras: Default::default(),
-    });
-    if let Some(fallback) = bin.fallback {
-        // The uncompressed data exists only as this declared, empty fallback: a viewer must decode,
-        // so the extension is required (EXT_meshopt_compression §"Fallback buffers").
-        let mut extensions = gltf_json::extensions::buffer::Buffer::default();
-        extensions
-            .others
-            .insert(EXT_MESHOPT_COMPRESSION.into(), json!({ "fallback": true }));
-        root.buffers.push(Buffer {
-            byte_length: USize64::from(fallback.next_multiple_of(4)),
-            uri: None,
-            extensions: Some(extensions),
-            extras: Default::default(),
-        });
-        root.extensions_used.push(EXT_MESHOPT_COMPRESSION.into());
-        root.extensions_required
-            .push(EXT_MESHOPT_COMPRESSION.into());
-    }
-    root.buffer_views = std::mem::take(&mut bin.views);
+    // The uncompressed data exists only as a declared, empty fallback when meshopt is on: a viewer
+    // must decode, so the extension is then required (EXT_meshopt_compression §"Fallback buffers").
+    let data = bin.finish(&mut root);
 
     let mut json = serde_json::to_value(&root)
         .map_err(|e| Error::Internal(format!("cannot serialise the glTF document: {e}")))?;
@@ -394,7 +414,7 @@ pub(super) fn write(
         .insert("_FEATURE_ID_0".into(), json!(3));
     let json = serde_json::to_vec(&json)
         .map_err(|e| Error::Internal(format!("cannot serialise the glTF document: {e}")))?;
-    container(json, bin.data)
+    container(json, data)
 }
 
 /// Little-endian bytes of `f32` vectors.
@@ -403,7 +423,7 @@ fn flatten_f32(v: &[[f32; 3]]) -> Vec<u8> {
 }
 
 /// Packs the JSON and BIN chunks into a glb (glTF 2.0 §4.4).
-fn container(mut json: Vec<u8>, mut bin: Vec<u8>) -> Result<Vec<u8>> {
+pub(crate) fn container(mut json: Vec<u8>, mut bin: Vec<u8>) -> Result<Vec<u8>> {
     pad(&mut json, 4, b' ');
     pad(&mut bin, 4, 0);
     let total = 12 + 8 + json.len() + 8 + bin.len();

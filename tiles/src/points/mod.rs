@@ -1,0 +1,733 @@
+//! Point 3D Tiles for datasets of kind `pointcloud` (issue 5): store rows (x, y, z, intensity,
+//! classification, red/green/blue) → ellipsoidal heights and a local east-north-up frame → an octree
+//! with grid subsampling ([`octree`]) → one glb `POINTS` tile per node ([`glb`]) → `tileset.json` with
+//! ADD refinement.
+//!
+//! - **Every point once.** A node's content is its subsample; its children share the rest, so the
+//!   point counts of all tiles sum to the dataset's rows (ADD refinement draws parent and children
+//!   together).
+//! - **Geometric error** is the node's grid cell size (the spacing of its sample), at least its
+//!   children's; leaves show everything (0).
+//! - **Heights** as for buildings ([`crate::frame`]): PROJ takes x/y to WGS 84, the geoid separation N
+//!   makes heights ellipsoidal. N is looked up once per chunk of [`CHUNK`] consecutive store rows, which
+//!   are Morton-sorted and so cover a small area: N changes by millimetres across it.
+//! - **Colour**: the file's RGB when the dataset has any (16-bit LAS values are scaled to 8 bits, 8-bit
+//!   ones kept), else a grey ramp of intensity (when it varies), else a colour ramp of elevation.
+//! - **Caching**: each tile's content is named by a hash of its points and everything else it is made
+//!   from, so re-tiling an unchanged dataset rewrites only `tileset-v<N>.json`; the cache and export
+//!   are the building tiler's ([`crate::output`]). The frame (the building tiler's fixed-grid root cell
+//!   centre), the root cube ([`root_cube`]) and the colour ramps only change when the data outgrows
+//!   them, so an edit rebuilds only the tiles whose points change.
+//!
+//! **Memory**: rows are read batch by batch and only the converted points are kept (about 40 bytes a
+//! point), so this is in-memory tiling, fine up to tens of millions of points. Going out of core would
+//! follow the ingest's spill sort: a counting pass over the batches fixes the root cube, points are
+//! binned by their depth-k octree cell into spill files, and each bin is tiled alone, its subsample
+//! passed up to build the top k levels.
+
+mod glb;
+mod octree;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use rayon::prelude::*;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tvilling_core::arrow::array::{AsArray, RecordBatch};
+use tvilling_core::arrow::compute::cast;
+use tvilling_core::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use tvilling_core::crs::Crs;
+use tvilling_core::progress::Progress;
+use tvilling_core::store::DatasetInfo;
+use tvilling_core::{At, DatasetName, Store};
+
+use crate::frame::{Enu, GeoidInfo, Projector, choose_geoid};
+use crate::glb::Compression;
+use crate::output::{ContentInfo, Output};
+use crate::tileset::{TileView, origin_of, root_transform};
+use crate::{Error, Result, TileOptions, TileReport};
+
+/// Bumped whenever the point content format changes, so cached tiles of an older tiler are rebuilt.
+const FORMAT: &str = "tvilling-points 1";
+/// The metadata class of a point.
+const CLASS: &str = "point";
+/// Rows per PROJ worker and per geoid lookup.
+const CHUNK: usize = 4096;
+
+/// The metadata schema of point tiles: the class `point` with `intensity` and `classification`.
+fn schema_json() -> Value {
+    json!({
+        "id": "tvilling_points",
+        "classes": { CLASS: { "properties": {
+            "intensity": {
+                "description": "LAS intensity (pulse return magnitude, sensor units)",
+                "type": "SCALAR", "componentType": "UINT16", "required": true,
+            },
+            "classification": {
+                "description": "LAS classification code (ASPRS: 2 ground, 6 building, 9 water …)",
+                "type": "SCALAR", "componentType": "UINT8", "required": true,
+            },
+        }}},
+    })
+}
+
+/// Point attributes as read from the store, before colours are chosen.
+#[derive(Default)]
+struct Points {
+    /// East, north, up (m) in the tileset frame.
+    enu: Vec<[f64; 3]>,
+    /// The store's z (for the elevation ramp).
+    z: Vec<f64>,
+    intensity: Vec<u16>,
+    class: Vec<u8>,
+    /// RGB as stored (LAS u16), `None` when the row has no colour.
+    rgb: Vec<Option<[u16; 3]>>,
+}
+
+impl Points {
+    fn len(&self) -> usize {
+        self.enu.len()
+    }
+
+    fn append(&mut self, mut o: Points) {
+        self.enu.append(&mut o.enu);
+        self.z.append(&mut o.z);
+        self.intensity.append(&mut o.intensity);
+        self.class.append(&mut o.class);
+        self.rgb.append(&mut o.rgb);
+    }
+}
+
+/// Tiles a `pointcloud` dataset; called by [`crate::tile`].
+pub(crate) async fn tile(
+    store: &Store,
+    name: &DatasetName,
+    at: At,
+    info: DatasetInfo,
+    crs: Crs,
+    opts: &TileOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<TileReport> {
+    let started = Instant::now();
+    let Some([x0, y0, x1, y1]) = info.extent.filter(|e| e.iter().all(|v| v.is_finite())) else {
+        return Err(Error::BadInput(format!(
+            "{name} v{} has no points with finite coordinates: nothing to tile",
+            info.version
+        )));
+    };
+    // A block, not drop(): PROJ handles are not Send and must not live across an await.
+    let (geoid, lon, lat) = {
+        let mut geoid = choose_geoid(crs);
+        let projector = Projector::new(crs, &geoid)?;
+        // The frame sits at the centre of the building tiler's fixed-grid root cell, which only moves
+        // when the data outgrows it: positions, and so content hashes, survive edits elsewhere.
+        let cell = crate::tree::build(&[[x0, y0], [x1, y1]])
+            .map(|n| n.cell)
+            .ok_or_else(|| Error::BadInput(format!("{name}: the extent is not finite")))?;
+        let (lon, lat) = projector.lon_lat(cell[0] + cell[2] / 2.0, cell[1] + cell[2] / 2.0)?;
+        if geoid.grid.is_some() {
+            let n = projector.geoid_height(lon, lat);
+            geoid.note = format!(
+                "{}; geoid separation N = {n:.2} m at the centre",
+                geoid.note
+            );
+        }
+        (geoid, lon, lat)
+    };
+    tracing::info!(dataset = name.as_str(), "{}", geoid.note);
+    let enu = Enu::at(lon, lat, 0.0);
+
+    progress.set_message("reading points");
+    progress.set_length(info.rows);
+    let (_, mut stream) = store.scan(name, at).await?;
+    let mut points = Points::default();
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(tvilling_core::Error::from)?;
+        let rows = batch.num_rows() as u64;
+        let geoid = geoid.clone();
+        // PROJ work stays off the async runtime (STYLE.md rule 12).
+        let converted = tokio::task::spawn_blocking(move || convert(&batch, crs, &geoid, &enu))
+            .await
+            .map_err(|e| Error::Internal(format!("point conversion task failed: {e}")))??;
+        points.append(converted);
+        progress.inc(rows);
+    }
+    if points.len() == 0 {
+        return Err(Error::BadInput(format!(
+            "{name} v{} has no points: nothing to tile",
+            info.version
+        )));
+    }
+    if points.len() > u32::MAX as usize {
+        return Err(Error::BadInput(format!(
+            "{name} has {} points; in-memory point tiling stops at 2^32 − 1; split the dataset",
+            points.len()
+        )));
+    }
+    let read_secs = started.elapsed().as_secs_f64();
+    tracing::info!(
+        dataset = name.as_str(),
+        points = points.len(),
+        seconds = read_secs,
+        "read and placed the points"
+    );
+    let output = Output::new(store.dataset_dir(name).join("_tiles"), opts.out.clone())?;
+    let (name, compression, version) = (name.to_string(), opts.compression, info.version);
+    tokio::task::spawn_blocking(move || {
+        let mut report = run(
+            points,
+            Setup {
+                enu,
+                geoid,
+                compression,
+                output,
+                progress,
+                version,
+            },
+        )?;
+        report.dataset = name;
+        report.centre = [lon, lat];
+        let secs = started.elapsed().as_secs_f64();
+        tracing::info!(
+            points = report.features,
+            seconds = secs,
+            "tiled {} points ({:.0} points/s)",
+            report.features,
+            report.features as f64 / secs.max(1e-9)
+        );
+        Ok(report)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("point tiling task failed: {e}")))?
+}
+
+/// Store rows → points in the tileset frame. Rows with a null or non-finite coordinate are left out.
+fn convert(batch: &RecordBatch, crs: Crs, geoid: &GeoidInfo, enu: &Enu) -> Result<Points> {
+    let float = |c: &str| -> Result<Option<Vec<Option<f64>>>> {
+        let Some(col) = batch.column_by_name(c) else {
+            return Ok(None);
+        };
+        let a = cast(col, &DataType::Float64)
+            .map_err(|e| Error::Internal(format!("column {c} as numbers: {e}")))?;
+        Ok(Some(a.as_primitive::<Float64Type>().iter().collect()))
+    };
+    let int = |c: &str| -> Result<Option<Vec<Option<i64>>>> {
+        let Some(col) = batch.column_by_name(c) else {
+            return Ok(None);
+        };
+        let a = cast(col, &DataType::Int64)
+            .map_err(|e| Error::Internal(format!("column {c} as integers: {e}")))?;
+        Ok(Some(a.as_primitive::<Int64Type>().iter().collect()))
+    };
+    let need = |c: &str, v: Option<Vec<Option<f64>>>| {
+        v.ok_or_else(|| {
+            Error::BadInput(format!(
+                "the point dataset has no '{c}' column; re-ingest it with `tvilling ingest`"
+            ))
+        })
+    };
+    let (x, y, z) = (
+        need("x", float("x")?)?,
+        need("y", float("y")?)?,
+        need("z", float("z")?)?,
+    );
+    let n = batch.num_rows();
+    let none = || vec![None; n];
+    let intensity = int("intensity")?.unwrap_or_else(none);
+    let class = int("classification")?.unwrap_or_else(none);
+    let [r, g, b] = ["red", "green", "blue"].map(|c| int(c).map(|v| v.unwrap_or_else(none)));
+    let (r, g, b) = (r?, g?, b?);
+    let chunks: Vec<Result<Points>> = (0..n)
+        .step_by(CHUNK)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|start| {
+            // PROJ handles are not Send: one per chunk.
+            let projector = Projector::new(crs, geoid)?;
+            let mut out = Points::default();
+            let mut n_geoid = None;
+            for i in start..(start + CHUNK).min(n) {
+                let (Some(px), Some(py), Some(pz)) = (x[i], y[i], z[i]) else {
+                    continue;
+                };
+                if !(px.is_finite() && py.is_finite() && pz.is_finite()) {
+                    continue;
+                }
+                let sep = match n_geoid {
+                    Some(s) => s,
+                    None => {
+                        let (lon, lat) = projector.lon_lat(px, py)?;
+                        let s = projector.geoid_height(lon, lat);
+                        n_geoid = Some(s);
+                        s
+                    }
+                };
+                out.enu.push(enu.local(projector.ecef([px, py, pz], sep)?));
+                out.z.push(pz);
+                out.intensity
+                    .push(intensity[i].map_or(0, |v| v.clamp(0, 65_535) as u16));
+                out.class
+                    .push(class[i].map_or(0, |v| v.clamp(0, 255) as u8));
+                let rgb = match (r[i], g[i], b[i]) {
+                    (Some(r), Some(g), Some(b)) => {
+                        Some([r, g, b].map(|c| c.clamp(0, 65_535) as u16))
+                    }
+                    _ => None,
+                };
+                out.rgb.push(rgb);
+            }
+            Ok(out)
+        })
+        .collect();
+    let mut all = Points::default();
+    for c in chunks {
+        all.append(c?);
+    }
+    Ok(all)
+}
+
+/// What the blocking part of a run needs.
+struct Setup {
+    enu: Enu,
+    geoid: GeoidInfo,
+    compression: Compression,
+    output: Output,
+    progress: Arc<dyn Progress>,
+    version: u64,
+}
+
+/// How point colours are made.
+#[derive(Debug, Clone, Copy)]
+enum Colouring {
+    /// The file's RGB, shifted right by this many bits (8 for 16-bit LAS colour, 0 for 8-bit).
+    Rgb(u32),
+    /// Grey from intensity, scaled to this maximum (the 99th percentile rounded up to a power of two).
+    Intensity(u16),
+    /// Colour ramp of z between these heights (whole 10 m steps around the data).
+    Elevation(f64, f64),
+}
+
+fn colouring(p: &Points) -> Colouring {
+    let max_rgb = p.rgb.iter().flatten().flatten().copied().max();
+    if let Some(m) = max_rgb {
+        return Colouring::Rgb(if m > 255 { 8 } else { 0 });
+    }
+    let (lo, hi) = p
+        .intensity
+        .iter()
+        .fold((u16::MAX, 0), |(a, b), &i| (a.min(i), b.max(i)));
+    if hi > lo {
+        // Scale to the 99th percentile: a few specular returns would otherwise darken everything.
+        let mut v = p.intensity.clone();
+        let k = (v.len() * 99 / 100).min(v.len() - 1);
+        let (_, p99, _) = v.select_nth_unstable(k);
+        // Rounded up to a power of two so that an edit elsewhere does not recolour (and so rebuild)
+        // every tile.
+        return Colouring::Intensity(
+            (*p99)
+                .max(1)
+                .checked_next_power_of_two()
+                .unwrap_or(u16::MAX),
+        );
+    }
+    let (zlo, zhi) =
+        p.z.iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &z| {
+                (a.min(z), b.max(z))
+            });
+    // Whole 10 m steps, for the same reason.
+    Colouring::Elevation((zlo / 10.0).floor() * 10.0, (zhi / 10.0).ceil() * 10.0)
+}
+
+fn colour(p: &Points, i: usize, c: Colouring) -> [u8; 3] {
+    match c {
+        Colouring::Rgb(shift) => p.rgb[i].map_or([255; 3], |v| {
+            v.map(|c| u8::try_from(c >> shift).unwrap_or(u8::MAX))
+        }),
+        Colouring::Intensity(max) => {
+            let t = f64::from(p.intensity[i].min(max)) / f64::from(max);
+            let g = (40.0 + 215.0 * t).round() as u8;
+            [g; 3]
+        }
+        Colouring::Elevation(lo, hi) => {
+            let t = if hi > lo {
+                ((p.z[i] - lo) / (hi - lo)).clamp(0.0, 1.0)
+            } else {
+                0.5
+            };
+            ramp(t)
+        }
+    }
+}
+
+/// A blue → green → yellow → red ramp (sRGB), `t` in 0..=1.
+fn ramp(t: f64) -> [u8; 3] {
+    const STOPS: [[f64; 3]; 4] = [
+        [49.0, 54.0, 149.0],
+        [26.0, 152.0, 80.0],
+        [254.0, 224.0, 139.0],
+        [215.0, 48.0, 39.0],
+    ];
+    let s = t * 3.0;
+    let k = (s.floor() as usize).min(2);
+    let f = s - k as f64;
+    [0, 1, 2].map(|c| (STOPS[k][c] + (STOPS[k + 1][c] - STOPS[k][c]) * f).round() as u8)
+}
+
+/// A finished tile.
+struct Built {
+    view: TileView,
+    built: usize,
+    reused: usize,
+    tiles: usize,
+    depth: usize,
+}
+
+fn run(mut points: Points, s: Setup) -> Result<TileReport> {
+    let t = Instant::now();
+    s.progress.set_message("sorting points");
+    // The store hands rows over in any order: sort by position (then attributes) so the tree, each
+    // tile's content and so its hash depend on the data alone.
+    let mut order: Vec<u32> = (0..points.len() as u32).collect();
+    order.par_sort_unstable_by(|&a, &b| {
+        let (a, b) = (a as usize, b as usize);
+        let pa = points.enu[a];
+        let pb = points.enu[b];
+        pa[0]
+            .total_cmp(&pb[0])
+            .then(pa[1].total_cmp(&pb[1]))
+            .then(pa[2].total_cmp(&pb[2]))
+            .then(points.intensity[a].cmp(&points.intensity[b]))
+            .then(points.class[a].cmp(&points.class[b]))
+            .then(points.rgb[a].cmp(&points.rgb[b]))
+    });
+    points = permute(points, &order);
+    drop(order);
+    tracing::debug!(seconds = t.elapsed().as_secs_f64(), "sorted points");
+    let colouring = colouring(&points);
+    let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
+    for p in &points.enu {
+        for k in 0..3 {
+            lo[k] = lo[k].min(p[k]);
+            hi[k] = hi[k].max(p[k]);
+        }
+    }
+    let (lo, size) = root_cube(lo, hi);
+    let t = Instant::now();
+    s.progress.set_message("building the octree");
+    let idx: Vec<u32> = (0..points.len() as u32).collect();
+    let root = octree::build(&points.enu, idx, lo, size, "0".into());
+    tracing::debug!(
+        seconds = t.elapsed().as_secs_f64(),
+        "sorted points, built the octree"
+    );
+    let t = Instant::now();
+    s.progress.set_message("writing point tiles");
+    let mut settings = Sha256::new();
+    settings.update(FORMAT);
+    settings.update(format!(
+        "{:?}|{:?}|{}|{:?}",
+        s.compression, s.enu.origin, s.geoid.note, colouring
+    ));
+    let ctx = Ctx {
+        points: &points,
+        colouring,
+        settings,
+        s: &s,
+    };
+    let built = build(&ctx, &root)?;
+    tracing::debug!(seconds = t.elapsed().as_secs_f64(), "wrote point tiles");
+    let tileset = tileset_json(&built.view, &s.enu, &s.geoid.note, s.version, &points)?;
+    let (cache_path, out) = s.output.finish(&tileset, s.version)?;
+    s.progress.finish();
+    Ok(TileReport {
+        dataset: String::new(),
+        version: s.version,
+        features: points.len() as u64,
+        skipped_features: 0,
+        skipped_surfaces: 0,
+        tiles: built.tiles,
+        built: built.built,
+        unchanged: built.reused,
+        depth: built.depth,
+        tileset: cache_path,
+        out,
+        heights: s.geoid.note.clone(),
+        centre: [0.0; 2],
+    })
+}
+
+/// The octree's root cube: a power-of-two edge (m) anchored at odd multiples of half of it in the frame, the
+/// smallest that holds `lo..=hi`. Like the frame it only changes when the data outgrows it, so an edit
+/// rebuilds only the tiles whose points change.
+fn root_cube(lo: [f64; 3], hi: [f64; 3]) -> ([f64; 3], f64) {
+    let extent = (0..3).map(|k| hi[k] - lo[k]).fold(0.01, f64::max);
+    let mut size = 2f64.powi(extent.log2().ceil() as i32);
+    loop {
+        // Cells are offset by half an edge, so the cube around the frame's origin is centred on it:
+        // the data always straddles 0 and a grid anchored at 0 would never hold it.
+        let corner = lo.map(|v| ((v + size / 2.0) / size).floor() * size - size / 2.0);
+        if (0..3).all(|k| hi[k] < corner[k] + size) || !size.is_finite() {
+            return (corner, size);
+        }
+        size *= 2.0;
+    }
+}
+
+fn permute(p: Points, order: &[u32]) -> Points {
+    let pick = |i: &u32| *i as usize;
+    Points {
+        enu: order.iter().map(|i| p.enu[pick(i)]).collect(),
+        z: order.iter().map(|i| p.z[pick(i)]).collect(),
+        intensity: order.iter().map(|i| p.intensity[pick(i)]).collect(),
+        class: order.iter().map(|i| p.class[pick(i)]).collect(),
+        rgb: order.iter().map(|i| p.rgb[pick(i)]).collect(),
+    }
+}
+
+struct Ctx<'a> {
+    points: &'a Points,
+    colouring: Colouring,
+    /// Hash state of everything but the points.
+    settings: Sha256,
+    s: &'a Setup,
+}
+
+fn build(ctx: &Ctx, node: &octree::Node) -> Result<Built> {
+    let children: Vec<Built> = node
+        .children
+        .par_iter()
+        .map(|c| build(ctx, c))
+        .collect::<Result<_>>()?;
+    let (uri, info, built) = content(ctx, &node.points)?;
+    let mut b = Built {
+        view: TileView {
+            address: node.address.clone(),
+            content: Some((uri, info.centre)),
+            lo: info.lo,
+            hi: info.hi,
+            error: node.spacing,
+            children: vec![],
+        },
+        built: usize::from(built),
+        reused: usize::from(!built),
+        tiles: 1,
+        depth: 1,
+    };
+    for c in children {
+        for k in 0..3 {
+            b.view.lo[k] = b.view.lo[k].min(c.view.lo[k]);
+            b.view.hi[k] = b.view.hi[k].max(c.view.hi[k]);
+        }
+        // 3D Tiles: a parent's geometric error is never below its children's.
+        b.view.error = b.view.error.max(c.view.error);
+        b.built += c.built;
+        b.reused += c.reused;
+        b.tiles += c.tiles;
+        b.depth = b.depth.max(c.depth + 1);
+        b.view.children.push(c.view);
+    }
+    Ok(b)
+}
+
+/// The content of one tile, reused from the cache when an earlier run made the same.
+fn content(ctx: &Ctx, idx: &[u32]) -> Result<(String, ContentInfo, bool)> {
+    let p = ctx.points;
+    let mut h = ctx.settings.clone();
+    for &i in idx {
+        let i = i as usize;
+        for c in p.enu[i] {
+            h.update(c.to_le_bytes());
+        }
+        h.update(p.intensity[i].to_le_bytes());
+        h.update([p.class[i]]);
+        h.update(colour(p, i, ctx.colouring));
+    }
+    let hash = hex::encode(&h.finalize()[..16]);
+    let uri = format!("content/{hash}.glb");
+    if let Some(info) = ctx.s.output.cached(&hash) {
+        return Ok((uri, info, false));
+    }
+    let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
+    for &i in idx {
+        let q = p.enu[i as usize];
+        for k in 0..3 {
+            lo[k] = lo[k].min(q[k]);
+            hi[k] = hi[k].max(q[k]);
+        }
+    }
+    let centre = [0, 1, 2].map(|k| (lo[k] + hi[k]) / 2.0);
+    let cloud = glb::Cloud {
+        // glTF is y-up: local (east, north, up) becomes (east, up, −north).
+        positions: idx
+            .iter()
+            .map(|&i| {
+                let q = p.enu[i as usize];
+                [q[0] - centre[0], q[2] - centre[2], -(q[1] - centre[1])]
+            })
+            .collect(),
+        colors: idx
+            .iter()
+            .map(|&i| colour(p, i as usize, ctx.colouring))
+            .collect(),
+        intensity: idx.iter().map(|&i| p.intensity[i as usize]).collect(),
+        classification: idx.iter().map(|&i| p.class[i as usize]).collect(),
+    };
+    let bytes = glb::write(&cloud, ctx.s.compression)?;
+    let info = ContentInfo {
+        lo,
+        hi,
+        centre,
+        deviation: 0.0,
+        features: idx.len(),
+        triangles: 0,
+    };
+    ctx.s.output.store(&hash, &bytes, &info)?;
+    Ok((uri, info, true))
+}
+
+/// The tileset JSON: the tree with ADD refinement, the `point` schema and its statistics.
+fn tileset_json(
+    root: &TileView,
+    enu: &Enu,
+    heights: &str,
+    version: u64,
+    points: &Points,
+) -> Result<Value> {
+    let origin = origin_of(root);
+    let mut root_json = crate::tileset::tile(root, origin, [0.0; 3]);
+    root_json["transform"] = json!(root_transform(enu, origin));
+    // ADD: a child's points come on top of its parent's, which it never repeats.
+    root_json["refine"] = json!("ADD");
+    let diagonal = (0..3)
+        .map(|k| (root.hi[k] - root.lo[k]).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let (imin, imax) = points
+        .intensity
+        .iter()
+        .fold((u16::MAX, 0), |(a, b), &i| (a.min(i), b.max(i)));
+    let (cmin, cmax) = points
+        .class
+        .iter()
+        .fold((u8::MAX, 0), |(a, b), &i| (a.min(i), b.max(i)));
+    Ok(json!({
+        "asset": {
+            "version": "1.1",
+            "generator": crate::GENERATOR,
+            "tilesetVersion": version.to_string(),
+            "extras": { "heights": heights, "points": points.len() },
+        },
+        "schema": schema_json(),
+        "statistics": { "classes": { CLASS: { "count": points.len(), "properties": {
+            "intensity": { "min": imin, "max": imax },
+            "classification": { "min": cmin, "max": cmax },
+        }}}},
+        // With nothing drawn, the whole cloud is missing.
+        "geometricError": diagonal.max(root.error),
+        "root": root_json,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn points(intensity: &[u16], rgb: Option<[u16; 3]>) -> Points {
+        let n = intensity.len();
+        Points {
+            enu: vec![[0.0; 3]; n],
+            z: (0..n).map(|i| i as f64).collect(),
+            intensity: intensity.to_vec(),
+            class: vec![2; n],
+            rgb: vec![rgb; n],
+        }
+    }
+
+    /// A 300 × 300 grid of points 0.5 m apart, plus `extra` points near one corner.
+    fn field(extra: usize) -> Points {
+        let mut enu: Vec<[f64; 3]> = (0..300 * 300)
+            .map(|i| [f64::from(i % 300) * 0.5, f64::from(i / 300) * 0.5, 1.0])
+            .collect();
+        enu.extend((0..extra).map(|i| [0.25 + i as f64 * 0.01, 0.25, 1.5]));
+        let n = enu.len();
+        Points {
+            z: vec![1.0; n],
+            intensity: (0..n).map(|i| (i % 1000) as u16).collect(),
+            class: vec![2; n],
+            rgb: vec![None; n],
+            enu,
+        }
+    }
+
+    fn setup(cache: &std::path::Path) -> Setup {
+        Setup {
+            enu: Enu::at(4.36, 52.0, 0.0),
+            geoid: GeoidInfo {
+                grid: None,
+                note: "test".into(),
+            },
+            compression: Compression::None,
+            output: Output::new(cache.to_path_buf(), None).expect("cache"),
+            progress: Arc::new(tvilling_core::progress::NoProgress),
+            version: 0,
+        }
+    }
+
+    #[test]
+    fn an_edit_in_one_corner_rebuilds_only_the_tiles_above_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let first = run(field(0), setup(dir.path())).expect("first run");
+        assert_eq!(first.features, 90_000);
+        assert!(first.tiles > 3, "{first:?}");
+        let same = run(field(0), setup(dir.path())).expect("same again");
+        assert_eq!(same.built, 0);
+        let edited = run(field(5), setup(dir.path())).expect("edited");
+        assert_eq!(edited.features, 90_005);
+        assert!(
+            edited.built >= 1 && edited.built < first.tiles / 2,
+            "{edited:?}"
+        );
+        assert_eq!(edited.built + edited.unchanged, edited.tiles);
+    }
+
+    #[test]
+    fn root_cube_is_anchored_to_its_own_grid_and_holds_the_points() {
+        let (lo, size) = root_cube([-3.0, 5.0, 40.0], [100.0, 90.0, 60.0]);
+        assert_eq!((lo, size), ([-128.0; 3], 256.0));
+        let (lo, size) = root_cube([120.0, 0.0, 0.0], [130.0, 1.0, 1.0]);
+        assert_eq!((lo, size), ([120.0, -8.0, -8.0], 16.0));
+        // Straddling a grid line doubles the cube.
+        let (lo, size) = root_cube([7.0, 0.0, 0.0], [9.0, 1.0, 1.0]);
+        assert_eq!((lo, size), ([6.0, -2.0, -2.0], 4.0));
+    }
+
+    #[test]
+    fn sixteen_bit_las_colour_is_scaled_to_eight_bits_and_eight_bit_kept() {
+        let p = points(&[1, 2], Some([65_535, 32_768, 0]));
+        let c = colouring(&p);
+        assert!(matches!(c, Colouring::Rgb(8)));
+        assert_eq!(colour(&p, 0, c), [255, 128, 0]);
+        let p = points(&[1, 2], Some([200, 100, 0]));
+        let c = colouring(&p);
+        assert!(matches!(c, Colouring::Rgb(0)));
+        assert_eq!(colour(&p, 0, c), [200, 100, 0]);
+    }
+
+    #[test]
+    fn without_rgb_intensity_then_elevation_gives_the_colour() {
+        let p = points(&[0, 100, 200], None);
+        let c = colouring(&p);
+        assert!(matches!(c, Colouring::Intensity(_)));
+        assert!(colour(&p, 0, c)[0] < colour(&p, 2, c)[0]);
+        let p = points(&[7, 7, 7], None);
+        let c = colouring(&p);
+        assert!(matches!(c, Colouring::Elevation(..)));
+        // z 0..2 m, ramped over 0..10 m.
+        assert_eq!(colour(&p, 0, c), ramp(0.0));
+        assert_eq!(colour(&p, 2, c), ramp(0.2));
+        assert_eq!(ramp(1.0), [215, 48, 39]);
+    }
+}
