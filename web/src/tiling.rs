@@ -63,7 +63,7 @@ pub fn has_tile_cache(store: &Store, name: &DatasetName) -> bool {
 /// Whether the tiler can make something of a dataset of this kind and geometry type.
 pub fn tileable(kind: Kind, geometry_type: Option<&str>) -> bool {
     match kind {
-        Kind::Citymodel | Kind::Bim => true,
+        Kind::Citymodel | Kind::Bim | Kind::Pointcloud => true,
         Kind::Vector => geometry_type.is_some_and(|g| {
             let g = g.to_ascii_lowercase();
             ["polygon", "surface", "polyhedral", "tin"]
