@@ -13,6 +13,7 @@
 // One audited exception to "no unsafe code": vector/ogr_ffi.rs (see its module doc).
 #![deny(unsafe_code)]
 
+pub mod bim;
 pub mod citymodel;
 mod error;
 pub mod export;

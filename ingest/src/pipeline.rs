@@ -151,6 +151,13 @@ pub async fn ingest(
         if let Some(k) = &read_opts.id_column {
             options.insert("id_column".into(), k.clone());
         }
+        if let Some(p) = &read_opts.place {
+            // Part of the fingerprint: the same IFC file placed elsewhere is a new version.
+            options.insert(
+                "place".into(),
+                format!("{},{},{},{}", p.lon, p.lat, p.height, p.rotation),
+            );
+        }
         let rows: u64 = out.batches.rows();
         let provenance = Provenance {
             source_uri: id.uri.clone(),

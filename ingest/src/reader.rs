@@ -23,6 +23,8 @@ pub struct ReadOptions {
     pub id_column: Option<String>,
     /// Repair invalid geometries (GEOS MakeValid) instead of only reporting them.
     pub make_valid: bool,
+    /// Where a BIM model stands (`--place`): beats the file's own georeference.
+    pub place: Option<crate::bim::Place>,
 }
 
 /// The rows of one layer.
@@ -132,6 +134,8 @@ pub fn readers() -> Vec<Box<dyn SourceReader>> {
         // LAS/LAZ/COPC by extension and the LASF signature; nothing else claims these files.
         Box::new(crate::pointcloud::PointCloudReader::default()),
         Box::new(crate::citymodel::CityModelReader),
+        // IFC STEP files by extension (GDAL reads none of them).
+        Box::new(crate::bim::BimReader),
         Box::new(crate::vector::VectorReader),
     ]
 }
