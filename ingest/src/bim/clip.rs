@@ -95,8 +95,7 @@ fn caps(cuts: Vec<(V3, V3)>, plane: &Plane, scale_hint: f64) -> Vec<Face> {
     let mut loops: Vec<Ring> = vec![];
     while let Some((a, b)) = segs.pop() {
         let mut ring = vec![a, b];
-        loop {
-            let Some(&last) = ring.last() else { break };
+        while let Some(&last) = ring.last() {
             if ring.len() > 2 && norm(sub(last, ring[0])) < tol {
                 ring.pop();
                 break;
