@@ -282,6 +282,33 @@ fn map_conversion_places_the_proxy_in_utm_32() {
 }
 
 #[test]
+fn to_crs_and_crs_apply_to_the_map_conversion() {
+    let Some(dir) = samples() else { return };
+    let path = dir.join("geographic-referencing.ifc");
+    // ETRS89 / UTM 32N to WGS 84 / UTM 32N: the same grid within a metre.
+    let opts = ReadOptions {
+        to_crs: Some(Crs::epsg(32632, None)),
+        ..ReadOptions::default()
+    };
+    let out = BimReader.read(&path, &opts, &NoProgress).unwrap().remove(0);
+    assert_eq!(out.crs.horizontal_code(), 32632);
+    let e = out.quality.positional.extent.unwrap();
+    assert!((e[0] - (458658.78 - 0.15)).abs() < 2.0, "{e:?}");
+    // --crs names the map conversion's CRS; without a map conversion it is refused.
+    let opts = ReadOptions {
+        crs: Some(Crs::epsg(25833, None)),
+        ..ReadOptions::default()
+    };
+    let out = BimReader.read(&path, &opts, &NoProgress).unwrap().remove(0);
+    assert_eq!(out.crs.horizontal_code(), 25833);
+    let err = BimReader
+        .read(&dir.join("AC20-FZK-Haus.ifc"), &opts, &NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--place"), "{err}");
+}
+
+#[test]
 fn a_model_without_georeference_is_refused_naming_place_and_placed_with_it() {
     let Some(dir) = samples() else { return };
     let path = dir.join("IfcOpenHouse_IFC4.ifc");
