@@ -15,7 +15,7 @@ pub const MAX_POINTS: usize = 50_000;
 pub const GRID: u32 = 128;
 /// Below this cube size (m) a node is a leaf whatever it holds: only duplicate points stack that
 /// densely, and splitting them further gains nothing.
-const MIN_SIZE: f64 = 0.01;
+pub const MIN_SIZE: f64 = 0.01;
 
 /// One node: the points its content shows (indices into the dataset's points), its spacing and
 /// children.
@@ -31,6 +31,59 @@ pub struct Node {
     pub children: Vec<Node>,
 }
 
+/// Whether a node holding `n` points in a cube of edge `size` is a leaf.
+pub fn is_leaf(n: usize, size: f64) -> bool {
+    n <= MAX_POINTS || size < MIN_SIZE
+}
+
+/// The lower corner of octant `o` (bit 0 east, 1 north, 2 up) of the cube at `lo` with edge `size`.
+/// Every caller goes through this (and [`octant_of`]) so that the octants of the in-memory tree and the
+/// bins of the out-of-core tiler are computed with the same arithmetic.
+pub fn octant_lo(lo: [f64; 3], size: f64, o: usize) -> [f64; 3] {
+    let half = size / 2.0;
+    [0, 1, 2].map(|k| if o >> k & 1 == 1 { lo[k] + half } else { lo[k] })
+}
+
+/// The octant of the cube at `lo` with edge `size` that holds `p`.
+pub fn octant_of(p: [f64; 3], lo: [f64; 3], size: f64) -> usize {
+    let half = size / 2.0;
+    usize::from(p[0] >= lo[0] + half)
+        | usize::from(p[1] >= lo[1] + half) << 1
+        | usize::from(p[2] >= lo[2] + half) << 2
+}
+
+/// The subsampling grid cell of `p` in a `cells`³ grid over the cube at `lo` with edge `size`.
+pub fn cell_key(p: [f64; 3], lo: [f64; 3], size: f64, cells: u32) -> u64 {
+    let c = size / f64::from(cells);
+    let top = f64::from(cells - 1);
+    // Points on the cube's upper faces belong to the last cell.
+    let cell = [0, 1, 2].map(|k| ((p[k] - lo[k]) / c).floor().clamp(0.0, top) as u64);
+    (cell[0] << 42) | (cell[1] << 21) | cell[2]
+}
+
+/// An inner node's subsample (ascending), its spacing, and the rest of its points by octant (each
+/// ascending): the [`GRID`]³ grid, halved while it keeps more than [`MAX_POINTS`].
+pub fn split(
+    positions: &[[f64; 3]],
+    idx: &[u32],
+    lo: [f64; 3],
+    size: f64,
+) -> (Vec<u32>, f64, [Vec<u32>; 8]) {
+    let mut cells = GRID;
+    let (kept, rest) = loop {
+        let (kept, rest) = subsample(positions, idx, lo, size, cells);
+        if kept.len() <= MAX_POINTS || cells <= 2 {
+            break (kept, rest);
+        }
+        cells /= 2;
+    };
+    let mut octants: [Vec<u32>; 8] = Default::default();
+    for i in rest {
+        octants[octant_of(positions[i as usize], lo, size)].push(i);
+    }
+    (kept, size / f64::from(cells), octants)
+}
+
 /// Builds the tree over `idx` (sorted ascending) inside the cube at `lo` with edge `size` (m).
 pub fn build(
     positions: &[[f64; 3]],
@@ -39,7 +92,7 @@ pub fn build(
     size: f64,
     address: String,
 ) -> Node {
-    if idx.len() <= MAX_POINTS || size < MIN_SIZE {
+    if is_leaf(idx.len(), size) {
         return Node {
             address,
             points: idx,
@@ -47,32 +100,21 @@ pub fn build(
             children: vec![],
         };
     }
-    let mut cells = GRID;
-    let (kept, rest) = loop {
-        let (kept, rest) = subsample(positions, &idx, lo, size, cells);
-        if kept.len() <= MAX_POINTS || cells <= 2 {
-            break (kept, rest);
-        }
-        cells /= 2;
-    };
-    let spacing = size / f64::from(cells);
+    let (kept, spacing, octants) = split(positions, &idx, lo, size);
+    drop(idx);
     let half = size / 2.0;
-    let mid = [0, 1, 2].map(|k| lo[k] + half);
-    let mut octants: [Vec<u32>; 8] = Default::default();
-    for i in rest {
-        let p = positions[i as usize];
-        let o = usize::from(p[0] >= mid[0])
-            | usize::from(p[1] >= mid[1]) << 1
-            | usize::from(p[2] >= mid[2]) << 2;
-        octants[o].push(i);
-    }
     let children: Vec<Node> = octants
         .into_par_iter()
         .enumerate()
         .filter(|(_, v)| !v.is_empty())
         .map(|(o, v)| {
-            let clo = [0, 1, 2].map(|k| if o >> k & 1 == 1 { mid[k] } else { lo[k] });
-            build(positions, v, clo, half, format!("{address}-{o}"))
+            build(
+                positions,
+                v,
+                octant_lo(lo, size, o),
+                half,
+                format!("{address}-{o}"),
+            )
         })
         .collect();
     Node {
@@ -91,16 +133,9 @@ fn subsample(
     size: f64,
     cells: u32,
 ) -> (Vec<u32>, Vec<u32>) {
-    let c = size / f64::from(cells);
-    let top = f64::from(cells - 1);
     let mut keyed: Vec<(u64, u32)> = idx
         .iter()
-        .map(|&i| {
-            let p = positions[i as usize];
-            // Points on the cube's upper faces belong to the last cell.
-            let cell = [0, 1, 2].map(|k| ((p[k] - lo[k]) / c).floor().clamp(0.0, top) as u64);
-            ((cell[0] << 42) | (cell[1] << 21) | cell[2], i)
-        })
+        .map(|&i| (cell_key(positions[i as usize], lo, size, cells), i))
         .collect();
     keyed.par_sort_unstable();
     let mut kept = Vec::new();
