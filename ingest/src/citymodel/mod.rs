@@ -9,5 +9,6 @@ mod cityjson;
 pub mod model;
 mod reader;
 mod rows;
+mod validate;
 
 pub use reader::CityModelReader;

@@ -11,7 +11,7 @@ use tvilling_core::provenance::Issue;
 use tvilling_core::{Kind, QualityReport};
 
 use super::model::CityModel;
-use super::{citygml, cityjson, rows};
+use super::{citygml, cityjson, rows, validate};
 use crate::reader::{ReadOptions, ReadOutput, SourceReader};
 use crate::{Error, Result};
 
@@ -107,6 +107,8 @@ impl SourceReader for CityModelReader {
             _ => crs,
         };
         quality.positional.crs_source = crs_source;
+        // After any reprojection: the checks run in the stored coordinates.
+        validate::surfaces(&mut model);
 
         let built = rows::build(&model, crs)?;
         rows::measure(&built, crs, &mut quality);
