@@ -631,7 +631,7 @@ fn feature_mesh(
                 .collect::<Result<Vec<_>>>()
         })
         .collect::<Result<_>>()?;
-    match detail {
+    let made = match detail {
         Detail::Full => {
             let semantics = semantics(b, row, ctx.height == Height::Geometry);
             let mut m = FeatureMesh::default();
@@ -639,10 +639,17 @@ fn feature_mesh(
                 m.add_polygon(p, semantics.get(i).copied().flatten());
             }
             m.orient_outward();
-            Ok(Some((m, 0.0)))
+            Some((m, 0.0))
         }
-        Detail::Block { tolerance } => Ok(block(&local, tolerance)),
-    }
+        Detail::Block { tolerance } => block(&local, tolerance),
+    };
+    // BIM elements are coloured by their IFC style or class (issue 6), not by surface orientation.
+    Ok(made.map(|(mut m, dev)| {
+        if let Some(c) = crate::bim_colours::colour(b, row) {
+            m.colors.fill(c);
+        }
+        (m, dev)
+    }))
 }
 
 /// An LOD1 block for a parent tile: the convex hull of the feature seen from above, simplified, from its

@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod bim_colours;
 mod build;
 pub mod check;
 mod error;

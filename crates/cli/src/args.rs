@@ -203,6 +203,10 @@ pub struct IngestArgs {
     /// Repair invalid geometries with GEOS MakeValid (default: keep and report them)
     #[arg(long)]
     pub make_valid: bool,
+    /// Where an IFC model stands: lon,lat[,height[,rotation]] (WGS 84 degrees, metres above sea level,
+    /// degrees counter-clockwise); beats the file's IfcMapConversion / IfcSite reference point
+    #[arg(long, value_name = "LON,LAT,H,ROT", allow_hyphen_values = true)]
+    pub place: Option<String>,
     /// Output of the ingest report
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,

@@ -352,6 +352,12 @@ pub(super) fn write(
         },
         // Real city models contain faces with flipped winding; culling would punch holes in them.
         double_sided: true,
+        // Translucent vertex colours (BIM windows and spaces) only show as such when blended.
+        alpha_mode: Checked::Valid(if mesh.colors.iter().any(|c| c[3] < 255) {
+            gltf_json::material::AlphaMode::Blend
+        } else {
+            gltf_json::material::AlphaMode::Opaque
+        }),
         ..Default::default()
     });
 

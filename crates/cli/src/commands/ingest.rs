@@ -30,6 +30,12 @@ pub async fn run(store: &Store, config: &Config, a: IngestArgs) -> anyhow::Resul
             to_crs: parse_crs(&a.to_crs)?,
             id_column: a.id_column.clone(),
             make_valid: a.make_valid,
+            place: a
+                .place
+                .as_deref()
+                .map(str::parse::<tvilling_ingest::bim::Place>)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!(e))?,
         },
         mode: match a.mode {
             ModeArg::Append => Mode::Append,
