@@ -18,6 +18,7 @@ pub mod citymodel;
 mod error;
 pub mod export;
 mod gdal_errors;
+pub mod iot;
 mod pipeline;
 pub mod pointcloud;
 mod reader;

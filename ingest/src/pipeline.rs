@@ -112,6 +112,10 @@ pub async fn ingest(
         tokio::task::spawn_blocking(move || reader.read(&owned_path, &ro, progress.as_ref()))
             .await
             .map_err(|e| Error::Internal(format!("reader task failed: {e}")))??;
+    if kind == tvilling_core::Kind::Iot {
+        // Two linked datasets, written by natural key and without duplicate readings (issue 7).
+        return crate::iot::commit(store, opts, &id, started, reader_name, outputs).await;
+    }
 
     let many = outputs.len() > 1;
     let mut reports = vec![];
@@ -239,7 +243,7 @@ fn stream_blocking(
     }))
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "unknown".into())

@@ -134,6 +134,9 @@ pub fn readers() -> Vec<Box<dyn SourceReader>> {
         // LAS/LAZ/COPC by extension and the LASF signature; nothing else claims these files.
         Box::new(crate::pointcloud::PointCloudReader::default()),
         Box::new(crate::citymodel::CityModelReader),
+        // SMHI and sensor.community series, recognised by their header lines: GDAL would read them as
+        // plain CSV tables without times, units or stations.
+        Box::new(crate::iot::IotReader),
         // IFC STEP files by extension (GDAL reads none of them).
         Box::new(crate::bim::BimReader),
         Box::new(crate::vector::VectorReader),

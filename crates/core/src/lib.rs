@@ -7,6 +7,7 @@
 //! - [`Provenance`] and [`QualityReport`]: what every commit records (ISO 19157 headings).
 //! - [`crs::Crs`] and [`crs::Transformer`]: the one home of CRS parsing and transforms (PROJ).
 //! - [`wkb`]: ISO WKB normalisation, coordinate mapping and bounding boxes.
+//! - [`iot`]: the IoT store model after OGC SensorThings (Datastreams with geometry, append-only readings).
 //!
 //! It reads no source formats (that is `tvilling-ingest`), runs no SQL engine of its own and serves nothing.
 //!
@@ -25,6 +26,7 @@
 pub mod crs;
 mod dataset;
 mod error;
+pub mod iot;
 pub mod progress;
 pub mod provenance;
 pub mod schema;

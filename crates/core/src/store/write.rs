@@ -150,12 +150,27 @@ impl Store {
         rows: Rows,
     ) -> Result<CommitOutcome> {
         let _lock = self.lock(&req.name)?;
+        self.commit_rows_locked(req, schema, rows, true).await
+    }
+
+    /// [`Store::commit_rows`] for a caller that already holds the dataset's lock ([`Store::lock`]), so that
+    /// it can read the table and decide what to write under the same lock: the IoT observations store
+    /// drops readings it already holds (issue 7). `check_source` off skips the source-fingerprint look-up,
+    /// which walks the whole history and is pointless for rows the caller has already de-duplicated.
+    pub(crate) async fn commit_rows_locked(
+        &self,
+        req: WriteRequest,
+        schema: SchemaRef,
+        rows: Rows,
+        check_source: bool,
+    ) -> Result<CommitOutcome> {
         let existing = if self.exists(&req.name).await {
             Some(self.table(&req.name, At::Latest).await?)
         } else {
             None
         };
         if let Some(table) = &existing
+            && check_source
             && let Some(outcome) = already_ingested(table, &req.provenance).await?
         {
             return Ok(outcome);
