@@ -42,6 +42,27 @@ pub fn check(path: &Path, header: &Header) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a LAS version field other than 1.0–1.4 before the `las` crate reads the rest of the header by
+/// it (for an unknown version it would read point data as header fields). Files too short to hold the
+/// field, or without the LASF signature, are left to the `las` crate's own errors.
+pub fn check_version(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut head = [0u8; 26];
+    let ok = std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok();
+    let (major, minor) = (head[24], head[25]);
+    if ok && &head[..4] == b"LASF" && (major != 1 || minor > 4) {
+        return Err(Error::BadInput(format!(
+            "{}: the header says LAS version {major}.{minor}, which does not exist (LAS 1.0 to 1.4 do). \
+             The version field is damaged or the writer is wrong; rewrite the file with `las2las` or \
+             `pdal translate`",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// The header's bounds (file units), when they are finite and ordered.
 pub fn bounds(header: &Header) -> Option<Bbox> {
     let b = header.bounds();

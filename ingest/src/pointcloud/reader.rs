@@ -88,6 +88,7 @@ impl SourceReader for PointCloudReader {
                 path.display()
             )));
         }
+        header::check_version(path)?;
         let file = std::fs::File::open(path).map_err(|e| {
             Error::BadInput(format!(
                 "cannot open {}: {e}; check the path",
@@ -148,6 +149,13 @@ impl SourceReader for PointCloudReader {
                 path.display()
             )));
         }
+        if let Some(extra) = unread_records(path, &hdr, total) {
+            notes.push(format!(
+                "the file holds {extra} more point records than the {total} its header counts; only the \
+                 header's {total} were read. The header is stale: rewrite the file (e.g. `las2las` or \
+                 `pdal translate`) to read them all"
+            ));
+        }
         progress.set_message("sorting and writing points");
         let transforms = *hdr.transforms();
         let batches = binner.finish(format, transforms, converter)?;
@@ -172,6 +180,25 @@ impl SourceReader for PointCloudReader {
             source_metadata,
         }])
     }
+}
+
+/// Whole point records between the last one the header counts and the end of the point data (the first
+/// extended VLR, else the end of the file), for uncompressed files; `None` when there are none or it
+/// cannot be told (LAZ chunks have no fixed size).
+fn unread_records(path: &Path, hdr: &las::Header, total: u64) -> Option<u64> {
+    if hdr.point_format().is_compressed {
+        return None;
+    }
+    let file = std::fs::File::open(path).ok()?;
+    let raw = las::raw::Header::read_from(BufReader::new(file)).ok()?;
+    let len = u64::from(raw.point_data_record_length);
+    let end = match raw.evlr {
+        Some(e) if e.start_of_first_evlr > 0 => e.start_of_first_evlr,
+        _ => std::fs::metadata(path).ok()?.len(),
+    };
+    let counted_end = u64::from(raw.offset_to_point_data).checked_add(total.checked_mul(len)?)?;
+    let extra = end.checked_sub(counted_end)? / len.max(1);
+    (len > 0 && extra > 0).then_some(extra)
 }
 
 fn schema_attrs(schema: &tvilling_core::arrow::datatypes::Schema) -> Vec<String> {
