@@ -5,7 +5,10 @@ set -euo pipefail
 
 # chromium: the headless browser the CesiumJS tileset and viewer checks (tools/cesium-check) run in;
 # openssl: the CLI the OIDC tests make their identity provider's RSA keys with.
-packages=(libgdal-dev libproj-dev proj-data gdal-bin libclang-dev pkg-config chromium openssl)
+# wrk, nginx, libsqlite3-mod-spatialite: the serving benchmark (benches/benches/serve_vs_peers.rs) loads
+# tvilling and its peers with wrk, runs its own nginx on a loopback port, and pygeoapi's GeoPackage provider
+# needs SpatiaLite.
+packages=(libgdal-dev libproj-dev proj-data gdal-bin libclang-dev pkg-config chromium openssl wrk nginx libsqlite3-mod-spatialite)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -42,3 +45,18 @@ for entry in validators:gltf-validator cesium-check:cesium cesium-check:playwrig
     (cd "$dir" && npm ci --silent --no-audit --no-fund >&2)
   fi
 done
+
+# OWSLib, the Python OGC client the OGC API Features test consumes the server with, and
+# openapi-spec-validator, which checks /api/openapi.json (web/tests/http/owslib.rs), in a venv outside the
+# repository.
+owslib_venv="${HOME}/.cache/tvilling-owslib"
+if ! "$owslib_venv/bin/python" -c "import owslib.ogcapi.features, openapi_spec_validator" >/dev/null 2>&1; then
+  echo "bootstrap: installing OWSLib in $owslib_venv" >&2
+  if ! python3 -m venv "$owslib_venv" >&2; then
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-venv >&2
+    python3 -m venv "$owslib_venv" >&2
+  fi
+  "$owslib_venv/bin/pip" install -q "owslib==0.35.0" "openapi-spec-validator==0.9.0" >&2
+fi

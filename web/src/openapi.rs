@@ -44,6 +44,12 @@ fn crs_param(name: &str, description: &str) -> Value {
                         "default": "http://www.opengis.net/def/crs/OGC/1.3/CRS84" } })
 }
 
+fn properties_param() -> Value {
+    json!({ "name": "properties", "in": "query", "required": false, "style": "form", "explode": false,
+            "description": "Only these properties (the id and the geometry always come)",
+            "schema": { "type": "array", "items": { "type": "string" } } })
+}
+
 /// The OGC API Features paths (`/ogcapi/…`).
 fn ogcapi_paths() -> Value {
     let features = json!({ "description": "GeoJSON features; `Content-Crs` names their CRS",
@@ -93,14 +99,18 @@ fn ogcapi_paths() -> Value {
                 { "name": "filter", "in": "query", "required": false, "description": "CQL2 filter", "schema": { "type": "string" } },
                 { "name": "filter-lang", "in": "query", "required": false,
                   "schema": { "type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text" } },
-                crs_param("filter-crs", "CRS of geometries in the filter")],
+                crs_param("filter-crs", "CRS of geometries in the filter"),
+                { "name": "sortby", "in": "query", "required": false, "style": "form", "explode": false,
+                  "description": "Sort keys: queryables, each optionally prefixed with + (ascending) or - (descending); the id breaks ties",
+                  "schema": { "type": "array", "items": { "type": "string", "pattern": "^[+-]?[^,]+$" } } },
+                properties_param()],
             "responses": { "200": features.clone(), "400": ogc_error(), "404": ogc_error() } } },
         "/ogcapi/collections/{dataset}/items/{featureId}": { "get": {
             "tags": ["ogcapi"], "summary": "One feature", "operationId": "ogcItem",
             "security": security(),
             "parameters": [dataset_param(),
                 { "name": "featureId", "in": "path", "required": true, "schema": { "type": "string" } },
-                f_param(), crs_param("crs", "CRS of the answer")],
+                f_param(), crs_param("crs", "CRS of the answer"), properties_param()],
             "responses": { "200": features, "400": ogc_error(), "404": ogc_error() } } }
     })
 }
@@ -150,6 +160,16 @@ fn base_document() -> Value {
                     "200": { "description": "The datasets", "content": { "application/json": { "schema": {
                         "type": "array", "items": { "$ref": "#/components/schemas/Dataset" } } } } },
                     "401": problem() } } },
+            "/api/datasets/{dataset}/versions": { "get": {
+                "tags": ["datasets"], "summary": "A dataset's committed versions, newest first", "operationId": "datasetVersions",
+                "security": security(), "parameters": [dataset_param()],
+                "responses": {
+                    "200": { "description": "The versions", "content": { "application/json": { "schema": {
+                        "type": "array", "items": { "type": "object", "required": ["version", "operation"], "properties": {
+                            "version": { "type": "integer" },
+                            "timestamp": { "type": "string", "format": "date-time", "nullable": true },
+                            "operation": { "type": "string" } } } } } } },
+                    "400": problem(), "401": problem(), "404": problem() } } },
             "/api/sql": { "post": {
                 "tags": ["sql"], "summary": "Run one read-only SQL statement", "operationId": "sql",
                 "description": "Only the datasets the caller may read are tables. Limited by the server's SQL \

@@ -431,6 +431,91 @@ pub fn property_filter(q: &Queryables, name: &str, value: &str) -> Result<Expr, 
     ))
 }
 
+/// `sortby=+a,-b,c` (OGC API Features Part 8 draft, as OGC API Records): the `ORDER BY` list. Each
+/// property must be a queryable other than the geometry; `+` (or nothing) sorts ascending, `-`
+/// descending. The feature id always ends the list, so pages stay stable when values repeat.
+pub fn sortby(q: &Queryables, value: &str) -> Result<String, String> {
+    let mut keys = Vec::new();
+    let mut has_id = false;
+    for raw in value.split(',') {
+        let raw = raw.trim();
+        let (name, descending) = match raw.strip_prefix('-') {
+            Some(n) => (n, true),
+            None => (raw.strip_prefix('+').unwrap_or(raw), false),
+        };
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(format!(
+                "sortby={value}: an empty sort key; write properties separated by commas, each optionally \
+                 prefixed with + (ascending) or - (descending), e.g. sortby=-byggar,id"
+            ));
+        }
+        let column = q.get(name).map_err(|e| format!("sortby: {e}"))?;
+        if matches!(column.kind, ColumnKind::Geometry | ColumnKind::Other) {
+            return Err(format!(
+                "sortby: '{name}' cannot be sorted (a geometry or list); sort by a text, number, boolean or date property"
+            ));
+        }
+        has_id |= name == ID;
+        keys.push(format!(
+            "{} {}",
+            ident(name),
+            if descending { "DESC" } else { "ASC" }
+        ));
+    }
+    if !has_id && q.columns.iter().any(|c| c.name == ID) {
+        keys.push(format!("{} ASC", ident(ID)));
+    }
+    Ok(keys.join(", "))
+}
+
+/// `properties=a,b` (OGC API Features Part 6 draft, property selection): the properties to return, in
+/// the order given. The id and the geometry are always returned; an empty value returns no other
+/// property. Unknown names are an error listing the properties.
+pub fn property_selection(q: &Queryables, value: &str) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if name == ID || name == GEOMETRY {
+            continue;
+        }
+        if !q.properties().any(|c| c.name == name) {
+            return Err(format!(
+                "properties: unknown property '{name}'; the properties are: {}",
+                q.properties()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if !out.iter().any(|n| n == name) {
+            out.push(name.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// A date or timestamp as the query engine prints it (`2020-05-01`, `2020-05-01T12:00:00`,
+/// `2020-05-01 12:00:00.5`, with or without an offset) in RFC 3339 UTC, for temporal extents.
+pub fn rfc3339(value: &str) -> Option<String> {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+    let v = value.trim();
+    if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        return Some(format!("{}T00:00:00Z", d.format("%Y-%m-%d")));
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(&v.replacen(' ', "T", 1)) {
+        return Some(
+            t.with_timezone(&Utc)
+                .to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        );
+    }
+    for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(v, f) {
+            return Some(t.and_utc().to_rfc3339_opts(SecondsFormat::AutoSi, true));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -549,5 +634,68 @@ mod tests {
                 .unwrap_err()
                 .contains("no date")
         );
+    }
+    #[test]
+    fn sortby_orders_by_queryables_and_ends_with_the_id() {
+        let q = queryables();
+        assert_eq!(
+            sortby(&q, "-vaningar,+andamal").unwrap(),
+            "\"vaningar\" DESC, \"andamal\" ASC, \"id\" ASC"
+        );
+        assert_eq!(
+            sortby(&q, "registrerad").unwrap(),
+            "\"registrerad\" ASC, \"id\" ASC"
+        );
+        assert_eq!(sortby(&q, "-id").unwrap(), "\"id\" DESC");
+        let e = sortby(&q, "hojd").unwrap_err();
+        assert!(
+            e.contains("unknown property 'hojd'") && e.contains("andamal"),
+            "{e}"
+        );
+        assert!(
+            sortby(&q, "geometry")
+                .unwrap_err()
+                .contains("cannot be sorted")
+        );
+        assert!(
+            sortby(&q, "andamal,,id")
+                .unwrap_err()
+                .contains("empty sort key")
+        );
+        // Quotes cannot leave the identifier: the name must be a column first.
+        assert!(sortby(&q, "andamal\" DESC; DROP").is_err());
+    }
+
+    #[test]
+    fn property_selection_keeps_known_properties_in_order() {
+        let q = queryables();
+        assert_eq!(
+            property_selection(&q, "vaningar,andamal,vaningar,id,geometry").unwrap(),
+            ["vaningar", "andamal"]
+        );
+        assert!(property_selection(&q, "").unwrap().is_empty());
+        let e = property_selection(&q, "andamal,hojd").unwrap_err();
+        assert!(e.contains("'hojd'") && e.contains("registrerad"), "{e}");
+    }
+
+    #[test]
+    fn temporal_extent_values_become_rfc3339_utc() {
+        assert_eq!(
+            rfc3339("1962-05-01").as_deref(),
+            Some("1962-05-01T00:00:00Z")
+        );
+        assert_eq!(
+            rfc3339("2020-05-01T12:00:00").as_deref(),
+            Some("2020-05-01T12:00:00Z")
+        );
+        assert_eq!(
+            rfc3339("2020-05-01 12:00:00.250").as_deref(),
+            Some("2020-05-01T12:00:00.250Z")
+        );
+        assert_eq!(
+            rfc3339("2020-05-01T12:00:00+02:00").as_deref(),
+            Some("2020-05-01T10:00:00Z")
+        );
+        assert_eq!(rfc3339("not a date"), None);
     }
 }

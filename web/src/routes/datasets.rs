@@ -1,12 +1,12 @@
 //! `GET /api/datasets`: the datasets the caller may read, with what a client needs to show them.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use serde::Serialize;
 use tvilling_core::Kind;
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::tiling::{has_tile_cache, tileable};
 
@@ -78,4 +78,43 @@ pub async fn list(
 fn is_3d(geometry_type: &str) -> bool {
     let g = geometry_type.to_ascii_uppercase();
     g.ends_with(" Z") || g.ends_with(" ZM")
+}
+
+/// One committed version in `GET /api/datasets/{dataset}/versions`.
+#[derive(Debug, Serialize)]
+pub struct VersionItem {
+    /// The version number (`?version=N` of the tileset).
+    pub version: u64,
+    /// When it was committed (RFC 3339, UTC).
+    pub timestamp: Option<String>,
+    /// The Delta operation (`WRITE`, `MERGE`, …).
+    pub operation: String,
+}
+
+/// `GET /api/datasets/{dataset}/versions`: the dataset's versions, newest first, for a viewer's "as of"
+/// selector. Hidden and missing datasets answer 404 alike.
+pub async fn versions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(dataset): Path<String>,
+) -> ApiResult<Json<Vec<VersionItem>>> {
+    let caller = state.caller(&headers)?;
+    let (name, _) = crate::routes::tiles::visible_dataset(&state, &caller, &dataset)?;
+    let store = state.store.clone();
+    let log = state
+        .workers
+        .spawn(async move { store.log(&name).await })
+        .await
+        .map_err(|e| ApiError::Internal(format!("reading the version log failed: {e}")))??;
+    Ok(Json(
+        log.into_iter()
+            .map(|v| VersionItem {
+                version: v.version,
+                timestamp: v
+                    .timestamp
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                operation: v.operation,
+            })
+            .collect(),
+    ))
 }

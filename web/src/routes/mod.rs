@@ -3,6 +3,7 @@
 //! ```text
 //! /healthz /readyz /metrics /api/openapi.json   operations (ops)
 //! /api/datasets                                 listing (datasets)
+//! /api/datasets/{dataset}/versions              versions, newest first (datasets)
 //! POST /api/sql                                 SQL (sql)
 //! /tiles/{dataset}/…                            3D Tiles (tiles)
 //! /ogcapi/…                                     OGC API Features: Core, CRS, CQL2 filtering (ogcapi)
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/api/openapi.json", get(ops::openapi))
         .route("/api/datasets", get(datasets::list))
+        .route("/api/datasets/:dataset/versions", get(datasets::versions))
         .route("/api/sql", post(sql::query))
         .merge(tiles::routes())
         .merge(ogcapi::routes())

@@ -202,7 +202,36 @@ async fn extent(session: &Session, name: &DatasetName, crs: &str) -> Option<[f64
     b[0].is_finite().then_some(b)
 }
 
-fn collection_doc(base: &str, name: &str, e: &Entry, bbox: Option<[f64; 4]>) -> Value {
+/// The first and last instant of a dataset's temporal column (the one `datetime` filters on), in RFC 3339
+/// UTC; `None` without such a column, `[None, None]` when it holds no values.
+async fn temporal_extent(
+    session: &Session,
+    name: &DatasetName,
+    crs: &str,
+) -> Option<[Option<String>; 2]> {
+    let q = queryables_of(session, name, crs).await.ok()?;
+    let column = ident(&q.temporal()?.name);
+    let sql = format!(
+        "SELECT CAST(min({column}) AS VARCHAR) AS lo, CAST(max({column}) AS VARCHAR) AS hi FROM {}",
+        ident(name.as_str())
+    );
+    let r = rows(session, &sql).await.ok()?;
+    let row = r.first()?;
+    let end = |k: &str| row.get(k).and_then(Value::as_str).and_then(query::rfc3339);
+    Some([end("lo"), end("hi")])
+}
+
+/// The spatial (CRS84) and temporal extent of a dataset.
+type Extent = (Option<[f64; 4]>, Option<[Option<String>; 2]>);
+
+async fn extents(session: &Session, name: &DatasetName, crs: &str) -> Extent {
+    (
+        extent(session, name, crs).await,
+        temporal_extent(session, name, crs).await,
+    )
+}
+
+fn collection_doc(base: &str, name: &str, e: &Entry, (bbox, interval): Extent) -> Value {
     let p = &e.props;
     let storage = Crs::from_dataset(&p.crs);
     let url = format!("{base}/ogcapi/collections/{name}");
@@ -228,7 +257,13 @@ fn collection_doc(base: &str, name: &str, e: &Entry, bbox: Option<[f64; 4]>) -> 
         doc["storageCrs"] = json!(s.uri());
     }
     if let Some(b) = bbox {
-        doc["extent"] = json!({ "spatial": { "bbox": [b], "crs": crs::CRS84 } });
+        doc["extent"]["spatial"] = json!({ "bbox": [b], "crs": crs::CRS84 });
+    }
+    if let Some(i) = interval {
+        doc["extent"]["temporal"] = json!({
+            "interval": [i],
+            "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
+        });
     }
     doc
 }
@@ -253,7 +288,7 @@ pub async fn collections(
         Box::pin(async move {
             let mut out = Vec::new();
             for (n, e) in &list {
-                out.push(extent(s, n, &e.props.crs).await);
+                out.push(extents(s, n, &e.props.crs).await);
             }
             Ok(out)
         })
@@ -286,11 +321,11 @@ pub async fn collection(
     let o = out(&params, &headers)?;
     let base = render::base_url(&headers);
     let (n, crs) = (name.clone(), entry.props.crs.clone());
-    let bbox = with_session(&state, &caller, move |s| {
-        Box::pin(async move { Ok(extent(s, &n, &crs).await) })
+    let ext = with_session(&state, &caller, move |s| {
+        Box::pin(async move { Ok(extents(s, &n, &crs).await) })
     })
     .await?;
-    let doc = collection_doc(&base, name.as_str(), &entry, bbox);
+    let doc = collection_doc(&base, name.as_str(), &entry, ext);
     Ok(render::respond(o, JSON, name.as_str(), &doc))
 }
 
@@ -321,7 +356,7 @@ pub async fn queryables(
 }
 
 /// Parameters of `/items` other than queryables.
-const RESERVED: [&str; 10] = [
+const RESERVED: [&str; 12] = [
     "f",
     "limit",
     "offset",
@@ -332,6 +367,8 @@ const RESERVED: [&str; 10] = [
     "filter",
     "filter-lang",
     "filter-crs",
+    "sortby",
+    "properties",
 ];
 
 fn crs_param(params: &[(String, String)], name: &str, offered: &[Crs]) -> OgcResult<Crs> {
@@ -415,14 +452,24 @@ fn where_clause(q: &Queryables, params: &[(String, String)]) -> OgcResult<String
     })
 }
 
-/// The SELECT list: the id, the properties, and the geometry as GeoJSON in `crs`.
-fn select_list(q: &Queryables, crs: Crs) -> String {
-    let mut cols: Vec<String> = q
-        .columns
-        .iter()
-        .filter(|c| c.kind != ColumnKind::Geometry)
-        .map(|c| ident(&c.name))
-        .collect();
+/// The SELECT list: the id, the properties (all, or the `properties=` selection), and the geometry as
+/// GeoJSON in `crs`.
+fn select_list(q: &Queryables, crs: Crs, selection: Option<&[String]>) -> String {
+    let mut cols: Vec<String> = match selection {
+        None => q
+            .columns
+            .iter()
+            .filter(|c| c.kind != ColumnKind::Geometry)
+            .map(|c| ident(&c.name))
+            .collect(),
+        Some(names) => q
+            .columns
+            .iter()
+            .filter(|c| c.name == ID)
+            .map(|c| ident(&c.name))
+            .chain(names.iter().map(|n| ident(n)))
+            .collect(),
+    };
     if q.has_geometry() {
         cols.push(format!(
             "ST_AsGeoJSON(ST_Transform({}, {})) AS \"__tvilling_geometry\"",
@@ -530,6 +577,14 @@ pub async fn items(
             let q = queryables_of(s, &n, &crs_name).await?;
             let crs = crs_param(&ps, "crs", &crs::offered(q.storage))?;
             let w = where_clause(&q, &ps)?;
+            let order = match param(&ps, "sortby") {
+                Some(v) => query::sortby(&q, v).map_err(OgcError::bad)?,
+                None => ident(ID),
+            };
+            let selection = param(&ps, "properties")
+                .map(|v| query::property_selection(&q, v))
+                .transpose()
+                .map_err(OgcError::bad)?;
             let t = ident(n.as_str());
             let count = rows(s, &format!("SELECT count(*) AS n FROM {t} WHERE {w}")).await?;
             let matched = count
@@ -538,9 +593,8 @@ pub async fn items(
                 .and_then(Value::as_u64)
                 .unwrap_or(0);
             let sql = format!(
-                "SELECT {} FROM {t} WHERE {w} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-                select_list(&q, crs),
-                ident(ID)
+                "SELECT {} FROM {t} WHERE {w} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+                select_list(&q, crs, selection.as_deref()),
             );
             let features: Vec<Value> = rows(s, &sql)
                 .await?
@@ -616,9 +670,12 @@ pub async fn item(
     let (name, entry) = visible_entry(&state, &caller, &dataset)?;
     caller.audit(name.as_str(), entry.props.classification, "ogcapi");
     let o = out(&params, &headers)?;
-    if let Some((k, _)) = params.iter().find(|(k, _)| k != "f" && k != "crs") {
+    if let Some((k, _)) = params
+        .iter()
+        .find(|(k, _)| !["f", "crs", "properties"].contains(&k.as_str()))
+    {
         return Err(OgcError::bad(format!(
-            "{k} is not a parameter of a single feature; use f or crs"
+            "{k} is not a parameter of a single feature; use f, crs or properties"
         )));
     }
     let base = render::base_url(&headers);
@@ -634,6 +691,10 @@ pub async fn item(
         Box::pin(async move {
             let q = queryables_of(s, &n, &crs_name).await?;
             let crs = crs_param(&ps, "crs", &crs::offered(q.storage))?;
+            let selection = param(&ps, "properties")
+                .map(|v| query::property_selection(&q, v))
+                .transpose()
+                .map_err(OgcError::bad)?;
             let literal = match q.columns.iter().find(|c| c.name == ID).map(|c| c.kind) {
                 Some(ColumnKind::Integer) => match fid.parse::<i64>() {
                     Ok(v) => v.to_string(),
@@ -644,7 +705,7 @@ pub async fn item(
             };
             let sql = format!(
                 "SELECT {} FROM {} WHERE {} = {literal} LIMIT 1",
-                select_list(&q, crs),
+                select_list(&q, crs, selection.as_deref()),
                 ident(n.as_str()),
                 ident(ID)
             );

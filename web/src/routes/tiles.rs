@@ -51,7 +51,7 @@ pub struct VersionQuery {
 }
 
 /// The dataset named in the path, if the caller may read it. Hidden and missing datasets answer alike.
-fn visible_dataset(
+pub(crate) fn visible_dataset(
     state: &AppState,
     caller: &Caller,
     raw: &str,

@@ -15,6 +15,7 @@ mod live;
 mod ogcapi;
 mod oidc;
 mod ops;
+mod owslib;
 mod sql;
 mod tiles;
 mod util;

@@ -462,3 +462,144 @@ async fn hidden_datasets_are_404_on_every_path() {
     assert_eq!(r.status(), 200);
     assert_eq!(json(r).await["numberMatched"], 40);
 }
+
+/// Every page of a `sortby` walk, concatenated: the ids in the server's order.
+async fn walk(s: &crate::util::TestServer, query: &[(&str, &str)]) -> Vec<String> {
+    let first = reqwest::Url::parse_with_params(&format!("{}{ITEMS}", s.base), query).unwrap();
+    let mut url = first.to_string();
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        let r = s.client.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+        let fc = json(r).await;
+        seen.extend(ids(&fc));
+        match fc["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "next")
+        {
+            Some(l) => url = l["href"].as_str().unwrap().to_string(),
+            None => return seen,
+        }
+    }
+    panic!("more than 100 pages");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sortby_pages_in_the_order_sql_gives() {
+    let s = serve().await;
+    for (sortby, order) in [
+        ("-vaningar,andamal", "vaningar DESC, andamal ASC, id ASC"),
+        ("+registrerad", "registrerad ASC, id ASC"),
+        ("-id", "id DESC"),
+    ] {
+        let got = walk(&s, &[("limit", "7"), ("sortby", sortby)]).await;
+        let r = s
+            .sql(
+                &format!("SELECT id FROM byggnader ORDER BY {order}"),
+                "json",
+            )
+            .send()
+            .await
+            .unwrap();
+        let expected: Vec<String> = json(r)
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(got, expected, "sortby={sortby}");
+    }
+    let r = get(&s, ITEMS, &[("sortby", "-hojdd")]).await;
+    assert_eq!(r.status(), 400);
+    let e = json(r).await;
+    let d = e["description"].as_str().unwrap();
+    assert!(d.contains("'hojdd'") && d.contains("vaningar"), "{e}");
+    let r = get(&s, ITEMS, &[("sortby", "geometry")]).await;
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn properties_selects_what_each_feature_carries() {
+    let s = serve().await;
+    let fc = json(
+        get(
+            &s,
+            ITEMS,
+            &[("properties", "vaningar,andamal"), ("limit", "5")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(fc["numberReturned"], 5);
+    for f in fc["features"].as_array().unwrap() {
+        let keys: BTreeSet<&str> = f["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, BTreeSet::from(["andamal", "vaningar"]), "{f}");
+        assert!(
+            f["id"].is_string() && f["geometry"]["type"].is_string(),
+            "{f}"
+        );
+    }
+    // Empty: id and geometry only.
+    let fc = json(get(&s, ITEMS, &[("properties", ""), ("limit", "1")]).await).await;
+    assert_eq!(fc["features"][0]["properties"], serde_json::json!({}));
+    // One feature, the same way.
+    let id = fc["features"][0]["id"].as_str().unwrap().to_string();
+    let f = json(get(&s, &format!("{ITEMS}/{id}"), &[("properties", "hojd")]).await).await;
+    assert_eq!(
+        f["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["hojd"]
+    );
+    let r = get(&s, ITEMS, &[("properties", "andamal,nope")]).await;
+    assert_eq!(r.status(), 400);
+    assert!(
+        json(r).await["description"]
+            .as_str()
+            .unwrap()
+            .contains("'nope'")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn collections_carry_the_temporal_extent_of_their_date_column() {
+    let s = serve().await;
+    let r = s
+        .sql(
+            "SELECT CAST(min(registrerad) AS VARCHAR) AS lo, CAST(max(registrerad) AS VARCHAR) AS hi FROM byggnader",
+            "json",
+        )
+        .send()
+        .await
+        .unwrap();
+    let row = json(r).await[0].clone();
+    let expected = serde_json::json!([[
+        format!("{}T00:00:00Z", row["lo"].as_str().unwrap()),
+        format!("{}T00:00:00Z", row["hi"].as_str().unwrap())
+    ]]);
+    let c = json(get(&s, "/ogcapi/collections/byggnader", &[]).await).await;
+    assert_eq!(c["extent"]["temporal"]["interval"], expected, "{c}");
+    assert_eq!(
+        c["extent"]["temporal"]["trs"],
+        "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+    );
+    assert!(c["extent"]["spatial"]["bbox"][0].is_array(), "{c}");
+    let all = json(get(&s, "/ogcapi/collections", &[]).await).await;
+    let listed = all["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "byggnader")
+        .unwrap();
+    assert_eq!(listed["extent"]["temporal"]["interval"], expected);
+}

@@ -182,3 +182,36 @@ async fn path_traversal_is_impossible() {
         assert!(!text.contains("tilesetVersion"), "{path} leaked a tileset");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn versions_are_listed_newest_first_with_commit_times_and_hidden_like_missing() {
+    let s = serve().await;
+    let r = s.get("/api/datasets/byggnader/versions").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let list = json(r).await;
+    let versions: Vec<u64> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, [1, 0], "{list}");
+    let times: Vec<chrono::DateTime<chrono::Utc>> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["timestamp"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(times[0] >= times[1], "newest first: {list}");
+    assert!(list[0]["operation"].is_string());
+    // Restricted and missing datasets answer alike for an anonymous caller.
+    let hidden = s.get("/api/datasets/hemlig/versions").send().await.unwrap();
+    let missing = s.get("/api/datasets/finnsinte/versions").send().await.unwrap();
+    assert_eq!(hidden.status(), 404);
+    assert_eq!(missing.status(), 404);
+    let (h, m) = (json(hidden).await, json(missing).await);
+    assert_eq!(
+        h["detail"].as_str().unwrap().replace("hemlig", "X"),
+        m["detail"].as_str().unwrap().replace("finnsinte", "X")
+    );
+}
