@@ -172,7 +172,10 @@ fn main() -> Result<()> {
 /// Writes `copies` copies of `src` side by side (`COLUMNS` per row) into one LAZ.
 fn generate(src: &Path, dst: &Path, copies: usize) -> Result<()> {
     let mut reader = las::Reader::from_path(src)?;
-    let points: Vec<las::Point> = reader.points().collect::<std::result::Result<_, _>>()?;
+    let points: Vec<las::Point> = reader
+        .read_all()?
+        .points()
+        .collect::<std::result::Result<_, _>>()?;
     let b = reader.header().bounds();
     // A gap of 2 % between copies.
     let (dx, dy) = ((b.max.x - b.min.x) * 1.02, (b.max.y - b.min.y) * 1.02);
