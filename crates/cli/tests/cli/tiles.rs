@@ -424,3 +424,68 @@ fn rejects_broken_city_models_with_a_clear_message() {
             .fails_with(needles);
     }
 }
+
+/// Issue 4, bad input: a building with a bow-tie roof facet, a sliver wall and a facet with a huge
+/// coordinate ingests with each problem in the quality report, and still tiles to valid glb.
+#[test]
+fn flawed_surfaces_are_reported_and_never_break_a_tile() {
+    let env = Env::new();
+    // A 10 m cube in SWEREF 99 TM / RH 2000 (vertices 0–7), plus a bow-tie over the roof (8–11), three
+    // collinear vertices (12–14) and one vertex 5e12 m away (15).
+    let (x, y): (f64, f64) = (513_000.0, 6_570_000.0);
+    let mut v = vec![];
+    for z in [20.0, 30.0] {
+        v.extend([
+            [x, y, z],
+            [x + 10.0, y, z],
+            [x + 10.0, y + 10.0, z],
+            [x, y + 10.0, z],
+        ]);
+    }
+    v.extend([
+        [x, y, 31.0],
+        [x + 10.0, y + 10.0, 31.0],
+        [x + 10.0, y, 31.0],
+        [x, y + 10.0, 31.0],
+    ]);
+    v.extend([[x, y, 20.0], [x + 5.0, y, 25.0], [x + 10.0, y, 30.0]]);
+    v.push([5e12, y, 20.0]);
+    let doc = serde_json::json!({
+        "type": "CityJSON", "version": "2.0",
+        "transform": {"scale": [0.001, 0.001, 0.001], "translate": [0, 0, 0]},
+        "metadata": {"referenceSystem": "https://www.opengis.net/def/crs/EPSG/0/5845"},
+        "CityObjects": {"hus": {"type": "Building", "attributes": {"namn": "Provhuset"},
+            "geometry": [{"type": "MultiSurface", "lod": "2", "boundaries": [
+                [[0, 3, 2, 1]], [[4, 5, 6, 7]], [[0, 1, 5, 4]], [[1, 2, 6, 5]], [[2, 3, 7, 6]],
+                [[3, 0, 4, 7]], [[8, 9, 10, 11]], [[12, 13, 14]], [[0, 1, 15]]
+            ]}]}},
+        "vertices": v.iter().map(|p| p.map(|c| (c * 1000.0).round() as i64)).collect::<Vec<_>>(),
+    });
+    let path = env.path("flawed.city.json");
+    std::fs::write(&path, doc.to_string()).unwrap();
+    env.run(&["ingest", path.to_str().unwrap(), "--dataset", "flawed"])
+        .ok();
+    let q = &env.info("flawed")["last_quality"]["logical_consistency"];
+    let reasons: Vec<&str> = q["invalid_examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["reason"].as_str().unwrap())
+        .collect();
+    for needle in [
+        "LOD 2 surface 6: the exterior ring crosses itself",
+        "LOD 2 surface 7 has no area",
+        "refers to vertex 15, whose coordinates",
+    ] {
+        assert!(
+            reasons.iter().any(|r| r.contains(needle)),
+            "'{needle}' not in {reasons:?}"
+        );
+    }
+    assert_eq!(q["invalid_geometries"], 3, "{q}");
+
+    let out = env.path("www");
+    env.run(&["tile", "flawed", "--out", out.to_str().unwrap()])
+        .ok();
+    assert_valid(&out.join("tileset.json"));
+}
