@@ -129,7 +129,7 @@ fn plane(ring: &[[f64; 3]]) -> Option<[f64; 3]> {
         .map(|p| cross(far, sub(*p, p0)))
         .max_by(|a, b| dot(*a, *a).total_cmp(&dot(*b, *b)))?;
     // |far × (p - p0)| / |far| is p's distance from the line.
-    if !(dot(wide, wide).sqrt() / length > SLIVER * length) {
+    if length == 0.0 || dot(wide, wide).sqrt() / length <= SLIVER * length {
         return None;
     }
     let n = newell_normal(ring);
