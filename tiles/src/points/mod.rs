@@ -147,9 +147,9 @@ impl Summary {
             ..Summary::default()
         };
         for q in &p.enu {
-            for k in 0..3 {
-                s.lo[k] = s.lo[k].min(q[k]);
-                s.hi[k] = s.hi[k].max(q[k]);
+            for ((lo, hi), v) in s.lo.iter_mut().zip(s.hi.iter_mut()).zip(q) {
+                *lo = lo.min(*v);
+                *hi = hi.max(*v);
             }
         }
         for &i in &p.intensity {
