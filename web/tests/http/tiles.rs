@@ -186,7 +186,11 @@ async fn path_traversal_is_impossible() {
 #[tokio::test(flavor = "multi_thread")]
 async fn versions_are_listed_newest_first_with_commit_times_and_hidden_like_missing() {
     let s = serve().await;
-    let r = s.get("/api/datasets/byggnader/versions").send().await.unwrap();
+    let r = s
+        .get("/api/datasets/byggnader/versions")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let list = json(r).await;
     let versions: Vec<u64> = list
@@ -206,7 +210,11 @@ async fn versions_are_listed_newest_first_with_commit_times_and_hidden_like_miss
     assert!(list[0]["operation"].is_string());
     // Restricted and missing datasets answer alike for an anonymous caller.
     let hidden = s.get("/api/datasets/hemlig/versions").send().await.unwrap();
-    let missing = s.get("/api/datasets/finnsinte/versions").send().await.unwrap();
+    let missing = s
+        .get("/api/datasets/finnsinte/versions")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(hidden.status(), 404);
     assert_eq!(missing.status(), 404);
     let (h, m) = (json(hidden).await, json(missing).await);
