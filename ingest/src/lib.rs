@@ -17,6 +17,7 @@ pub mod bim;
 pub mod citymodel;
 mod error;
 pub mod export;
+mod footprint;
 mod gdal_errors;
 pub mod iot;
 mod pipeline;

@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use geo::{Area, Coord, LineString, MultiPolygon};
+use geo::{Area, MultiPolygon};
 use tvilling_core::arrow::array::{
     ArrayRef, BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
 };
@@ -36,6 +36,7 @@ use super::georef::Georef;
 use super::model::{Element, Model};
 use super::props::PValue;
 use super::solid::volume;
+use crate::footprint;
 use crate::vector::fields::column_name;
 use crate::{Error, Result};
 
@@ -203,7 +204,7 @@ pub fn build(model: &Model, g: &Georef) -> Result<Rows> {
         step_id.append_value(e.step_id as i64);
         openings.append_value(e.openings as i64);
         let fp = footprint_of(&polys);
-        footprint.append_option((!fp.0.is_empty()).then(|| footprint_wkb(&fp)));
+        footprint.append_option((!fp.0.is_empty()).then(|| footprint::wkb(&fp)));
         let (zmin, zmax) = (b.zmin.unwrap_or(0.0), b.zmax.unwrap_or(0.0));
         // Volume in model metres (the CRS transform is a rotation and shift, or a scale for odd units).
         let v = volume(&e.faces);
@@ -302,7 +303,7 @@ fn property_array(elements: &[Element], name: &str, ty: &DataType) -> ArrayRef {
 
 /// Every face that is not vertical, projected to 2D and unioned.
 fn footprint_of(polys: &[Polygon]) -> MultiPolygon<f64> {
-    let flat: Vec<geo::Polygon<f64>> = polys
+    let upward = polys
         .iter()
         .filter(|p| {
             p.first().is_some_and(|r| {
@@ -312,39 +313,6 @@ fn footprint_of(polys: &[Polygon]) -> MultiPolygon<f64> {
                 len > 0.0 && n[2].abs() > 0.01 * len
             })
         })
-        .map(|p| {
-            let ring = |r: &Vec<[f64; 3]>| {
-                LineString::from(
-                    r.iter()
-                        .map(|c| Coord { x: c[0], y: c[1] })
-                        .collect::<Vec<_>>(),
-                )
-            };
-            let mut rings = p.iter();
-            let exterior = rings
-                .next()
-                .map(ring)
-                .unwrap_or_else(|| LineString::new(vec![]));
-            geo::Polygon::new(exterior, rings.map(ring).collect())
-        })
-        .filter(|p| p.unsigned_area() > 1e-9)
-        .collect();
-    match flat.len() {
-        0 => MultiPolygon(vec![]),
-        1 => MultiPolygon(flat),
-        _ => geo::unary_union(&flat),
-    }
-}
-
-fn footprint_wkb(fp: &MultiPolygon<f64>) -> Vec<u8> {
-    let polys: Vec<Polygon> =
-        fp.0.iter()
-            .map(|p| {
-                std::iter::once(p.exterior())
-                    .chain(p.interiors())
-                    .map(|r| r.0.iter().map(|c| [c.x, c.y, 0.0]).collect())
-                    .collect()
-            })
-            .collect();
-    multipolygon_wkb(&polys, false)
+        .filter_map(|p| footprint::plan_polygon(p));
+    footprint::union(upward, 1e-9)
 }

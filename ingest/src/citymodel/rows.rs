@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use geo::{Area, Coord, LineString, MultiPolygon};
+use geo::{Area, MultiPolygon};
 use tvilling_core::arrow::array::{
     ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder,
     StringBuilder,
@@ -34,6 +34,7 @@ use tvilling_core::surfaces::{Polygon, area_3d, multipolygon_wkb, newell_normal}
 use tvilling_core::wkb::{Bbox, normalize};
 
 use super::model::{CityModel, CityObject, Surface, SurfaceType};
+use crate::footprint;
 use crate::vector::fields::column_name;
 use crate::{Error, Result};
 
@@ -217,7 +218,7 @@ pub fn build(model: &CityModel, crs: Crs) -> Result<Rows> {
                 .join(","),
         );
         let fp = footprint_of(surfaces);
-        footprint.append_option((!fp.0.is_empty()).then(|| footprint_wkb(&fp)));
+        footprint.append_option((!fp.0.is_empty()).then(|| footprint::wkb(&fp)));
         let area_of = |t: SurfaceType| -> Option<f64> {
             with_semantics.then(|| {
                 surfaces
@@ -380,39 +381,12 @@ fn footprint_of(surfaces: &[Surface]) -> MultiPolygon<f64> {
     } else {
         ground
     };
-    let polys: Vec<geo::Polygon<f64>> = chosen
-        .iter()
-        .filter_map(|s| {
-            let mut rings = s.rings.iter().map(|r| {
-                LineString::from(
-                    r.iter()
-                        .map(|c| Coord { x: c[0], y: c[1] })
-                        .collect::<Vec<_>>(),
-                )
-            });
-            let exterior = rings.next()?;
-            Some(geo::Polygon::new(exterior, rings.collect()))
-        })
-        .filter(|p| p.unsigned_area() > 0.0)
-        .collect();
-    match polys.len() {
-        0 => MultiPolygon(vec![]),
-        1 => MultiPolygon(polys),
-        _ => geo::unary_union(&polys),
-    }
-}
-
-fn footprint_wkb(fp: &MultiPolygon<f64>) -> Vec<u8> {
-    let polys: Vec<Polygon> =
-        fp.0.iter()
-            .map(|p| {
-                std::iter::once(p.exterior())
-                    .chain(p.interiors())
-                    .map(|r| r.0.iter().map(|c| [c.x, c.y, 0.0]).collect())
-                    .collect()
-            })
-            .collect();
-    multipolygon_wkb(&polys, false)
+    footprint::union(
+        chosen
+            .iter()
+            .filter_map(|s| footprint::plan_polygon(&s.rings)),
+        0.0,
+    )
 }
 
 /// The Arrow type for an attribute's values: Boolean, Int64, Float64 or Date32 when every non-null value
