@@ -7,8 +7,8 @@ set -euo pipefail
 # openssl: the CLI the OIDC tests make their identity provider's RSA keys with.
 # wrk, nginx, libsqlite3-mod-spatialite: the serving benchmark (benches/benches/serve_vs_peers.rs) loads
 # tvilling and its peers with wrk, runs its own nginx on a loopback port, and pygeoapi's GeoPackage provider
-# needs SpatiaLite.
-packages=(libgdal-dev libproj-dev proj-data gdal-bin libclang-dev pkg-config chromium openssl wrk nginx libsqlite3-mod-spatialite)
+# needs SpatiaLite. mosquitto: the MQTT tests start their own broker on a loopback port.
+packages=(libgdal-dev libproj-dev proj-data gdal-bin libclang-dev pkg-config chromium openssl wrk nginx libsqlite3-mod-spatialite mosquitto)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tvilling_core::arrow::record_batch::RecordBatch;
 use tvilling_core::progress::Progress;
-use tvilling_core::store::{Rows, WriteRequest, whoami};
+use tvilling_core::store::{Rows, WriteRequest, hostname, whoami};
 use tvilling_core::{
     Classification, CommitOutcome, DatasetName, DatasetProperties, Mode, Provenance, QualityReport,
     Store, TOOL_VERSION,
@@ -241,10 +241,4 @@ fn stream_blocking(
     Box::pin(futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (b, rx))
     }))
-}
-
-pub(crate) fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into())
 }

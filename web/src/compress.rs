@@ -87,6 +87,10 @@ fn compressible(headers: &HeaderMap) -> bool {
         return false;
     };
     let ct = ct.to_ascii_lowercase();
+    // This middleware buffers what it compresses; an event stream never ends, so it passes through.
+    if ct.starts_with("text/event-stream") {
+        return false;
+    }
     ct.starts_with("text/")
         || ct.contains("json")
         || ct.contains("javascript")

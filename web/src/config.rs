@@ -67,6 +67,28 @@ pub struct ServerConfig {
     pub tile_height_attr: BTreeMap<String, String>,
     /// Who may read what.
     pub auth: AuthConfig,
+    /// Sensor readings: the IoT collection served under /sta/v1.1 and /api/iot.
+    pub iot: IotConfig,
+}
+
+/// The IoT collection the server serves (SensorThings API, `POST /api/iot/observations`, live push).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct IotConfig {
+    /// The collection: its datasets are `<collection>_datastreams` and `<collection>_observations`, as
+    /// `tvilling ingest FILE --dataset <collection>` writes them.
+    pub collection: String,
+    /// Read readings from an MQTT broker (`tvilling serve --mqtt URL` sets the url).
+    pub mqtt: Option<crate::mqtt::MqttConfig>,
+}
+
+impl Default for IotConfig {
+    fn default() -> Self {
+        IotConfig {
+            collection: "iot".into(),
+            mqtt: None,
+        }
+    }
 }
 
 /// Access control.
@@ -104,6 +126,7 @@ impl Default for ServerConfig {
             auto_tile: true,
             tile_height_attr: BTreeMap::new(),
             auth: AuthConfig::default(),
+            iot: IotConfig::default(),
         }
     }
 }

@@ -12,7 +12,8 @@
 //!
 //! It holds no domain logic: tiles come from `tvilling-tiles`, rows from `tvilling-query`. SQL and tiling
 //! run on a separate worker runtime so the runtime serving HTTP never blocks. OGC API Features is
-//! [`ogcapi`] (served by [`routes::ogcapi`]). Not yet here: SensorThings.
+//! [`ogcapi`] (served by [`routes::ogcapi`]); SensorThings API and IoT ingest are [`sta`] and
+//! [`routes::iot`] (docs/iot.md).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -33,10 +34,12 @@ pub mod compress;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod mqtt;
 pub mod ogcapi;
 pub mod openapi;
 pub mod routes;
 pub mod sql;
+pub mod sta;
 pub mod state;
 pub mod tiling;
 
@@ -100,6 +103,17 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// `server.iot.collection` is not a dataset name.
+    #[error("server.iot.collection = '{name}' is not a usable collection name: {why}")]
+    BadIotCollection {
+        /// The name given.
+        name: String,
+        /// Why not.
+        why: String,
+    },
+    /// `server.iot.mqtt` cannot be used.
+    #[error("{0}")]
+    Mqtt(String),
     /// The worker runtime could not start.
     #[error("cannot start the worker threads: {0}")]
     Workers(std::io::Error),
@@ -135,6 +149,14 @@ impl Server {
             addr: given,
             source,
         })?;
+        let collection = &options.server.iot.collection;
+        let iot = collection
+            .parse::<tvilling_core::DatasetName>()
+            .map(|name| sta::hub::IotHub::new(&name))
+            .map_err(|e| Error::BadIotCollection {
+                name: collection.clone(),
+                why: e.to_string(),
+            })?;
         let workers = state::start_workers().map_err(Error::Workers)?;
         let viewer = options
             .server
@@ -147,7 +169,7 @@ impl Server {
                 viewer.display()
             );
         }
-        let state = AppState::new(store, options, workers);
+        let state = AppState::new(store, options, workers, iot);
         state.poll().await;
         Ok(Server {
             listener,
@@ -166,6 +188,7 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
+        mqtt::spawn(&self.state).map_err(Error::Mqtt)?;
         let watcher = tokio::spawn(self.state.clone().watch());
         let app = routes::router(self.state);
         tracing::info!(addr = %self.addr, "listening on http://{}", self.addr);

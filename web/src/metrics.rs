@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, State};
@@ -33,6 +34,10 @@ struct Histogram {
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
+    /// MQTT messages received (server.iot.mqtt).
+    pub mqtt_received: AtomicU64,
+    /// MQTT messages that could not become readings (logged and acknowledged).
+    pub mqtt_rejected: AtomicU64,
 }
 
 impl Metrics {
@@ -100,6 +105,21 @@ impl Metrics {
                     h.count
                 );
             }
+        }
+        for (name, help, v) in [
+            (
+                "tvilling_mqtt_messages_total",
+                "MQTT messages received.",
+                &self.mqtt_received,
+            ),
+            (
+                "tvilling_mqtt_rejected_total",
+                "MQTT messages refused (not readings; see the log).",
+                &self.mqtt_rejected,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));
         }
         out
     }

@@ -115,11 +115,85 @@ fn ogcapi_paths() -> Value {
     })
 }
 
+fn sta_json(description: &str) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": { "type": "object" } } } })
+}
+
+/// The IoT paths: batch ingest, the live feed and SensorThings API 1.1 (`/sta/v1.1/…`, docs/iot.md).
+fn iot_paths() -> Value {
+    let odata = |name: &str, description: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema });
+    let string = json!({ "type": "string" });
+    json!({
+        "/api/iot/observations": { "post": {
+            "tags": ["iot"], "summary": "Append readings (commit before answer, idempotent by datastream and time)",
+            "operationId": "iotObservations", "security": [{ "bearer": [] }, { "apiKey": [] }],
+            "requestBody": { "required": true, "content": {
+                "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/Reading" } } },
+                "application/x-ndjson": { "schema": { "type": "string" } } } },
+            "responses": { "200": { "description": "Written and duplicate counts and the committed version",
+                    "content": { "application/json": { "schema": { "type": "object", "properties": {
+                        "written": { "type": "integer" }, "duplicates": { "type": "integer" },
+                        "version": { "type": "integer", "nullable": true } } } } } },
+                "400": problem(), "401": problem(), "404": problem(), "413": problem() } } },
+        "/api/iot/live": { "get": {
+            "tags": ["iot"], "summary": "Committed readings as Server-Sent Events (`observation` events)",
+            "operationId": "iotLive", "security": security(),
+            "parameters": [
+                odata("datastream", "Only these Datastream ids, comma separated", string.clone()),
+                odata("bbox", "minlon,minlat,maxlon,maxlat (WGS 84) around the Things' Locations", string.clone())],
+            "responses": { "200": { "description": "An endless event stream",
+                    "content": { "text/event-stream": { "schema": { "type": "string" } } } },
+                "400": problem(), "404": problem() } } },
+        "/sta/v1.1": { "get": {
+            "tags": ["sensorthings"], "summary": "SensorThings service root: entity sets and conformance",
+            "operationId": "staRoot", "security": security(),
+            "responses": { "200": sta_json("value: the entity sets; serverSettings") } } },
+        "/sta/v1.1/{path}": {
+            "parameters": [{ "name": "path", "in": "path", "required": true,
+                "description": "An entity set (Things, Locations, Sensors, ObservedProperties, Datastreams, Observations,                                 FeaturesOfInterest), one entity Set(id), or a navigation Set(id)/Nav",
+                "schema": { "type": "string" } }],
+            "get": {
+                "tags": ["sensorthings"], "summary": "Read entities with the OData query options",
+                "operationId": "staRead", "security": security(),
+                "parameters": [
+                    odata("$top", "Entities per page (default 100, at most 10000)", json!({ "type": "integer", "minimum": 0 })),
+                    odata("$skip", "Entities to skip", json!({ "type": "integer", "minimum": 0 })),
+                    odata("$count", "Add @iot.count", json!({ "type": "boolean" })),
+                    odata("$orderby", "e.g. phenomenonTime desc", string.clone()),
+                    odata("$select", "Properties to return", string.clone()),
+                    odata("$filter", "OData filter, e.g. result gt 20 and phenomenonTime ge 2026-01-01T00:00:00Z", string.clone()),
+                    odata("$expand", "e.g. Observations($top=1;$orderby=phenomenonTime desc)", string)],
+                "responses": { "200": sta_json("An entity, or a collection with value, @iot.count and @iot.nextLink"),
+                    "400": problem(), "404": problem() } },
+            "post": {
+                "tags": ["sensorthings"], "summary": "Create Things (deep insert of Locations and Datastreams) or Observations",
+                "operationId": "staCreate", "security": [{ "bearer": [] }, { "apiKey": [] }],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object" } } } },
+                "responses": { "201": sta_json("The created entity; Location names its URL"),
+                    "400": problem(), "401": problem(), "404": problem() } } }
+    })
+}
+
 /// The document.
 pub fn document() -> Value {
     let mut doc = base_document();
-    if let (Some(paths), Value::Object(ogc)) = (doc["paths"].as_object_mut(), ogcapi_paths()) {
-        paths.extend(ogc);
+    for extra in [ogcapi_paths(), iot_paths()] {
+        if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), extra) {
+            paths.extend(more);
+        }
+    }
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        schemas.insert(
+            "Reading".into(),
+            json!({ "type": "object", "required": ["datastream", "time", "result"], "properties": {
+                "datastream": { "type": "integer", "description": "The Datastream's @iot.id" },
+                "time": { "type": "string", "format": "date-time", "description": "phenomenonTime (RFC 3339)" },
+                "result": { "type": "number" },
+                "resultQuality": { "type": "string" } } }),
+        );
     }
     doc
 }

@@ -15,6 +15,7 @@ use crate::auth::{Caller, credential};
 use crate::catalog::Catalog;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
+use crate::sta::hub::IotHub;
 use crate::tiling::{Tiler, has_tile_cache, tileable};
 
 /// The shared state of one server.
@@ -32,6 +33,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Runtime for SQL and tiling.
     pub workers: tokio::runtime::Handle,
+    /// The IoT collection (SensorThings, batch ingest, live push).
+    pub iot: IotHub,
     keys: Arc<RwLock<(Keys, Option<SystemTime>)>>,
     oidc: Option<Oidc>,
 }
@@ -55,8 +58,14 @@ fn mtime(path: &std::path::Path) -> Option<SystemTime> {
 }
 
 impl AppState {
-    /// The state for `store`; the catalog is empty until the first [`AppState::poll`].
-    pub fn new(store: Store, options: ServeOptions, workers: tokio::runtime::Handle) -> AppState {
+    /// The state for `store`; the catalog is empty until the first [`AppState::poll`]. `iot` is the
+    /// collection named by `options.server.iot.collection`, checked by the caller.
+    pub fn new(
+        store: Store,
+        options: ServeOptions,
+        workers: tokio::runtime::Handle,
+        iot: IotHub,
+    ) -> AppState {
         let tiler = Tiler::new(
             store.clone(),
             workers.clone(),
@@ -71,6 +80,7 @@ impl AppState {
             tiler,
             metrics: Arc::default(),
             workers,
+            iot,
             keys: Arc::new(RwLock::new((Keys::default(), None))),
             oidc,
         }

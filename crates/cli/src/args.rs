@@ -104,6 +104,9 @@ pub enum Command {
     /// Create, list and revoke API keys for the server
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// Sensor collections: roll-ups and retention (gallring) of readings
+    #[command(subcommand)]
+    Iot(IotCommand),
     /// Show the merged configuration or its JSON Schema
     Config(ConfigArgs),
 }
@@ -115,7 +118,8 @@ Examples:
   tvilling serve                                  (http://127.0.0.1:8080)
   tvilling --store /data/twin serve --addr 0.0.0.0:8080 --config tvilling.toml
 
-URLs: / (viewer), /api/datasets, /tiles/{dataset}/tileset.json[?version=N], POST /api/sql, /healthz, /readyz, \
+URLs: / (viewer), /api/datasets, /tiles/{dataset}/tileset.json[?version=N], POST /api/sql, /ogcapi, \
+/sta/v1.1 (SensorThings), POST /api/iot/observations, /api/iot/live (Server-Sent Events), /healthz, /readyz, \
 /metrics, /api/openapi.json. Anonymous callers see open datasets only; send an API key from \
 `tvilling apikey create` as `Authorization: Bearer <key>` or `X-API-Key`. Stops gracefully on SIGINT/SIGTERM.")]
 pub struct ServeArgs {
@@ -125,6 +129,14 @@ pub struct ServeArgs {
     /// Folder served at / (the viewer) [config: server.viewer_dir; default: web/viewer of the source tree]
     #[arg(long, env = "TVILLING_VIEWER", value_name = "DIR")]
     pub viewer: Option<PathBuf>,
+    /// The IoT collection served at /sta/v1.1 and /api/iot (its datasets are NAME_datastreams and
+    /// NAME_observations) [config: server.iot.collection; default iot]
+    #[arg(long, env = "TVILLING_IOT_COLLECTION", value_name = "NAME")]
+    pub iot_collection: Option<String>,
+    /// Read sensor readings from this MQTT broker, e.g. mqtt://localhost:1883; topics and payload
+    /// mappings are in [server.iot.mqtt] (default: SensorThings topics v1.1/Datastreams(ID)/Observations)
+    #[arg(long, env = "TVILLING_MQTT", value_name = "URL")]
+    pub mqtt: Option<String>,
 }
 
 /// `tvilling apikey`.
@@ -325,6 +337,37 @@ pub struct TileArgs {
     pub meshopt: bool,
     /// Summary format
     #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+/// `tvilling iot`.
+#[derive(Debug, Subcommand)]
+pub enum IotCommand {
+    /// Roll readings up into minute/hour/day aggregates, then delete what retention says is too old
+    Rollup(IotRollupArgs),
+}
+
+/// `tvilling iot rollup`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  tvilling iot rollup                              (collection iot, retention from [iot.retention])
+  tvilling iot rollup --collection energi --raw-days 30
+
+Writes NAME_rollup_minute, NAME_rollup_hour and NAME_rollup_day (datastream_id, bucket_start, count, min, max, \
+mean, sum; UTC buckets), recomputing every bucket that still has raw readings and writing only what changed, \
+then deletes raw readings older than their retention (rounded down to a UTC midnight) and roll-up rows older \
+than theirs. Safe to stop and rerun at any point: a rerun with nothing new commits nothing. Schedule it (cron, \
+systemd timer) as often as the roll-ups should be fresh. docs/iot.md has the details.")]
+pub struct IotRollupArgs {
+    /// The IoT collection (datasets NAME_datastreams, NAME_observations) [config: server.iot.collection]
+    #[arg(long, value_name = "NAME")]
+    pub collection: Option<String>,
+    /// Keep raw readings this many days [config: iot.retention.raw_days; default: forever]
+    #[arg(long, value_name = "DAYS")]
+    pub raw_days: Option<u32>,
+    /// Output format of the summary
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
 }
 

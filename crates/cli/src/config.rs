@@ -30,6 +30,32 @@ pub struct Config {
     pub query: QueryDefaults,
     /// `tvilling serve`: address, CORS, limits, access control.
     pub server: tvilling_web::ServerConfig,
+    /// Sensor collections: retention and roll-ups (`tvilling iot rollup`).
+    pub iot: IotDefaults,
+}
+
+/// `[iot]`: what `tvilling iot rollup` keeps.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct IotDefaults {
+    /// How long readings and roll-ups are kept.
+    pub retention: RetentionConfig,
+}
+
+/// `[iot.retention]`. Days; a missing entry keeps data forever.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Raw readings of every Datastream without an entry in `datastreams`.
+    pub raw_days: Option<u32>,
+    /// Raw readings per Datastream, by @iot.id or Datastream key, e.g. { "lgh:1102:el" = 7, "12" = 30 }.
+    pub datastreams: std::collections::BTreeMap<String, u32>,
+    /// Minute roll-ups.
+    pub minute_days: Option<u32>,
+    /// Hour roll-ups.
+    pub hour_days: Option<u32>,
+    /// Day roll-ups.
+    pub day_days: Option<u32>,
 }
 
 /// Limits on SQL statements.
@@ -62,6 +88,7 @@ impl Default for Config {
             ingest: IngestDefaults::default(),
             query: QueryDefaults::default(),
             server: tvilling_web::ServerConfig::default(),
+            iot: IotDefaults::default(),
         }
     }
 }

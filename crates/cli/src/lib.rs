@@ -35,6 +35,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
         Command::Demo(a) => commands::demo::run(&store, &config, a).await,
         Command::Serve(a) => commands::serve::run(&store, &config, a).await,
         Command::Apikey(a) => commands::apikey::run(&store, a),
+        Command::Iot(a) => commands::iot::run(&store, &config, a).await,
         Command::Config(a) => commands::config::run(&config, a),
     }
 }

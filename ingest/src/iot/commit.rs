@@ -68,7 +68,7 @@ pub(crate) async fn commit(
         layer: None,
         tool: TOOL_VERSION.to_string(),
         user: whoami(),
-        host: crate::pipeline::hostname(),
+        host: tvilling_core::store::hostname(),
         started,
         mode: Mode::Append.as_str().into(),
         rows_read: quality.completeness.features_read,

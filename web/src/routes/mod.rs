@@ -7,12 +7,14 @@
 //! POST /api/sql                                 SQL (sql)
 //! /tiles/{dataset}/…                            3D Tiles (tiles)
 //! /ogcapi/…                                     OGC API Features: Core, CRS, CQL2 filtering (ogcapi)
-//! /sta/v1.1/…                                   SensorThings (IoT issue; not here yet)
+//! /sta/v1.1/…                                   SensorThings API 1.1 (sta)
+//! POST /api/iot/observations, /api/iot/live      IoT batch ingest, Server-Sent Events (iot)
 //! /cesium/…                                     the CesiumJS build the viewer loads
 //! /…                                            the viewer's static files (fallback)
 //! ```
 
 pub mod datasets;
+pub mod iot;
 pub mod ogcapi;
 pub mod ops;
 pub mod sql;
@@ -49,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sql", post(sql::query))
         .merge(tiles::routes())
         .merge(ogcapi::routes())
+        .merge(crate::sta::routes())
+        .merge(iot::routes())
         .nest_service("/cesium", cesium)
         .fallback_service(static_files)
         // Applies to the extractors that read bodies (POST /api/sql): 413 beyond the limit.

@@ -11,11 +11,14 @@
 )]
 
 mod access;
+mod iot;
 mod live;
+mod mqtt;
 mod ogcapi;
 mod oidc;
 mod ops;
 mod owslib;
 mod sql;
+mod sta;
 mod tiles;
 mod util;

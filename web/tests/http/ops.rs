@@ -54,6 +54,10 @@ async fn openapi_document_covers_every_route() {
         "/ogcapi/collections/{dataset}/queryables",
         "/ogcapi/collections/{dataset}/items",
         "/ogcapi/collections/{dataset}/items/{featureId}",
+        "/api/iot/observations",
+        "/api/iot/live",
+        "/sta/v1.1",
+        "/sta/v1.1/{path}",
     ] {
         assert!(
             doc["paths"].get(path).is_some(),

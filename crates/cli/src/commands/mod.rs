@@ -9,6 +9,7 @@ pub mod derive;
 pub mod export;
 pub mod info;
 pub mod ingest;
+pub mod iot;
 pub mod log;
 pub mod serve;
 pub mod sql;

@@ -21,6 +21,12 @@ pub async fn run(store: &Store, config: &Config, a: ServeArgs) -> anyhow::Result
     if let Some(dir) = a.viewer {
         server.viewer_dir = Some(dir);
     }
+    if let Some(name) = a.iot_collection {
+        server.iot.collection = name;
+    }
+    if let Some(url) = a.mqtt {
+        server.iot.mqtt.get_or_insert_with(Default::default).url = url;
+    }
     let mut options = ServeOptions::new(server);
     if let Some(s) = config.query.timeout_seconds {
         options.sql_timeout = Duration::from_secs(s.max(1));

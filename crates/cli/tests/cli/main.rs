@@ -12,6 +12,8 @@ mod concurrency;
 mod config;
 mod derive;
 mod formats;
+mod iot;
+mod iot_rollup;
 mod pointcloud;
 mod samples;
 mod serve;

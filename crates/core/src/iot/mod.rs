@@ -31,12 +31,14 @@
 //! assert!(bad.check(now).is_err());
 //! ```
 
+mod rollup;
 mod schema;
 mod write;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use rollup::{Level, LevelOutcome, Retention, RollupOutcome, rollup_schema};
 pub use schema::{
     DATASTREAMS_CRS, datastream_rows, datastreams_from_batch, datastreams_schema,
     observations_batch, observations_schema,

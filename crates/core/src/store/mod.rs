@@ -255,6 +255,13 @@ fn version_error(
     }
 }
 
+/// The host this process runs on, for provenance (`/etc/hostname`; "unknown" without one).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 /// The operating-system user running this process, for provenance: `$USER`/`$LOGNAME`, else the name
 /// of the process's uid in `/etc/passwd` (cron jobs and containers often set neither variable).
 pub fn whoami() -> String {

@@ -206,6 +206,38 @@ impl Store {
         })
     }
 
+    /// Deletes the rows that match `predicate` in one commit whose provenance and quality come from
+    /// `req` (retention, issue 7). Returns how many rows went; when none match, nothing is committed. The
+    /// caller holds the dataset's lock ([`Store::lock`]).
+    pub(crate) async fn delete_rows_locked(
+        &self,
+        req: &WriteRequest,
+        predicate: deltalake::datafusion::logical_expr::Expr,
+    ) -> Result<u64> {
+        let table = self.table(&req.name, At::Latest).await?;
+        let matching = SessionContext::new()
+            .read_table(table.table_provider().await?)?
+            .filter(predicate.clone())?
+            .count()
+            .await? as u64;
+        if matching == 0 {
+            return Ok(0);
+        }
+        let mut req = req.clone();
+        req.provenance.mode = "delete".into();
+        req.provenance.rows_written = 0;
+        let (table, _) = table
+            .delete()
+            .with_predicate(predicate)
+            .with_commit_properties(
+                CommitProperties::default().with_metadata(commit_metadata(&req)?),
+            )
+            .await
+            .map_err(|e| conflict_or(&req.name, e))?;
+        tracing::info!(dataset = %req.name, version = table.version(), rows = matching, "deleted");
+        Ok(matching)
+    }
+
     async fn create(
         &self,
         req: &WriteRequest,

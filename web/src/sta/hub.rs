@@ -1,0 +1,172 @@
+//! The server's IoT collection: its Datastreams (cached per version), the one writer, the live feed and
+//! the newest reading of every Datastream.
+//!
+//! Writes are commit-before-ack: [`IotHub::append`] returns after the Delta commit, so a reading the
+//! server acknowledged survives a crash (`kill -9`) of the server right after the answer. Writers are
+//! serialised here (one commit at a time) and by the store's dataset lock (against `tvilling ingest`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde::Serialize;
+use tokio::sync::{Mutex, broadcast};
+use tvilling_core::iot::{AppendOutcome, Datastream, IotNames, IotWrite, Observation};
+use tvilling_core::{DatasetName, Store};
+
+use crate::catalog::latest_version;
+use crate::error::{ApiError, ApiResult};
+
+/// How many readings the live feed buffers for a slow subscriber before it skips ahead.
+const LIVE_BUFFER: usize = 4096;
+/// At most this many problems are listed in one refusal.
+const MAX_LISTED: usize = 10;
+
+/// A committed reading as the live feed sends it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveReading {
+    /// Datastream id.
+    pub datastream: i64,
+    /// Phenomenon time (RFC 3339, UTC).
+    pub time: String,
+    /// The value.
+    pub result: f64,
+    /// Quality code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality: Option<String>,
+    /// The Thing's position, WGS 84 degrees, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lon: Option<f64>,
+    /// Latitude.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lat: Option<f64>,
+    /// Unit symbol.
+    pub unit: String,
+}
+
+type Streams = (Option<u64>, Arc<HashMap<i64, Datastream>>);
+
+/// The IoT collection served (see the module doc).
+#[derive(Clone)]
+pub struct IotHub {
+    /// The two datasets.
+    pub names: IotNames,
+    write: Arc<Mutex<()>>,
+    live: broadcast::Sender<Arc<LiveReading>>,
+    streams: Arc<RwLock<Streams>>,
+}
+
+impl std::fmt::Debug for IotHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IotHub")
+            .field("names", &self.names)
+            .finish()
+    }
+}
+
+impl IotHub {
+    /// The hub of the collection `base` (`<base>_datastreams`, `<base>_observations`).
+    pub fn new(base: &DatasetName) -> IotHub {
+        IotHub {
+            names: IotNames::new(base),
+            write: Arc::default(),
+            live: broadcast::channel(LIVE_BUFFER).0,
+            streams: Arc::new(RwLock::new((None, Arc::default()))),
+        }
+    }
+
+    /// The Datastreams by id, re-read when the datastreams dataset has a new version.
+    pub async fn datastreams(&self, store: &Store) -> ApiResult<Arc<HashMap<i64, Datastream>>> {
+        let now = latest_version(store, &self.names.datastreams);
+        if let Ok(s) = self.streams.read()
+            && s.0 == now
+        {
+            return Ok(s.1.clone());
+        }
+        let rows = store.load_datastreams(&self.names).await?;
+        let map: Arc<HashMap<i64, Datastream>> =
+            Arc::new(rows.into_iter().filter_map(|d| Some((d.id?, d))).collect());
+        if let Ok(mut s) = self.streams.write() {
+            *s = (now, map.clone());
+        }
+        Ok(map)
+    }
+
+    /// Subscribes to committed readings.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveReading>> {
+        self.live.subscribe()
+    }
+
+    /// Checks `obs` (known datastreams, finite results, no far-future times) and appends them in one
+    /// commit; every problem is a 400 that names the reading by its position in the batch, and a batch
+    /// with any problem writes nothing.
+    pub async fn append(
+        &self,
+        store: &Store,
+        workers: &tokio::runtime::Handle,
+        obs: Vec<Observation>,
+        how: IotWrite,
+    ) -> ApiResult<AppendOutcome> {
+        let streams = self.datastreams(store).await?;
+        let now = chrono::Utc::now();
+        let mut problems = vec![];
+        let mut count = 0usize;
+        for (i, o) in obs.iter().enumerate() {
+            let why = if !streams.contains_key(&o.datastream) {
+                Some(format!(
+                    "datastream {} does not exist; create it first (POST /sta/v1.1/Things with Datastreams, or \
+                     tvilling ingest) and send its @iot.id",
+                    o.datastream
+                ))
+            } else {
+                o.check(now).err()
+            };
+            if let Some(why) = why {
+                count += 1;
+                if problems.len() < MAX_LISTED {
+                    problems.push(format!("reading {i}: {why}"));
+                }
+            }
+        }
+        if count > 0 {
+            return Err(ApiError::BadRequest(format!(
+                "{count} of {} readings refused, nothing was written: {}",
+                obs.len(),
+                problems.join("; ")
+            )));
+        }
+        if obs.is_empty() {
+            return Err(ApiError::BadRequest(
+                "the batch holds no readings; send a JSON array or NDJSON of {\"datastream\": ID, \"time\": \
+                 RFC3339, \"result\": number}"
+                    .into(),
+            ));
+        }
+        let _one_writer = self.write.lock().await;
+        let store2 = store.clone();
+        let names = self.names.clone();
+        let sent = obs.clone();
+        let outcome = workers
+            .spawn(async move { store2.append_observations(&names, sent, &how).await })
+            .await
+            .map_err(|e| ApiError::Internal(format!("the writer task failed: {e} (a bug)")))??;
+        if outcome.written > 0 {
+            for o in obs {
+                let d = streams.get(&o.datastream);
+                let loc = d.and_then(|d| d.spec.thing.location.as_ref());
+                // No subscribers is not an error: the feed is best effort, the store is the record.
+                let _ = self.live.send(Arc::new(LiveReading {
+                    datastream: o.datastream,
+                    time: o
+                        .phenomenon_time
+                        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                    result: o.result,
+                    quality: o.result_quality,
+                    lon: loc.map(|l| l.lon),
+                    lat: loc.map(|l| l.lat),
+                    unit: d.map(|d| d.spec.unit.symbol.clone()).unwrap_or_default(),
+                }));
+            }
+        }
+        Ok(outcome)
+    }
+}
