@@ -80,6 +80,9 @@ pub struct IotConfig {
     pub collection: String,
     /// Read readings from an MQTT broker (`tvilling serve --mqtt URL` sets the url).
     pub mqtt: Option<crate::mqtt::MqttConfig>,
+    /// Personal readings reach callers without clearance for restricted data only as aggregates over at
+    /// least this many Datastreams (GET /api/iot/aggregates); smaller groups are withheld.
+    pub min_group_size: usize,
 }
 
 impl Default for IotConfig {
@@ -87,6 +90,7 @@ impl Default for IotConfig {
         IotConfig {
             collection: "iot".into(),
             mqtt: None,
+            min_group_size: 5,
         }
     }
 }

@@ -236,6 +236,7 @@ async fn commit(state: &AppState, cfg: &MqttConfig, batch: &[Publish]) -> bool {
         }
     };
     let keys: HashMap<&str, i64> = streams
+        .by_id
         .iter()
         .map(|(id, d)| (d.spec.key.as_str(), *id))
         .collect();
@@ -249,7 +250,7 @@ async fn commit(state: &AppState, cfg: &MqttConfig, batch: &[Publish]) -> bool {
             .find(|s| rumqttc::matches(&p.topic, &s.topic));
         let parsed = match sub {
             Some(sub) => reading(sub, &p.topic, &p.payload, now)
-                .and_then(|(key, o)| resolve(key, o, &streams, &keys))
+                .and_then(|(key, o)| resolve(key, o, &streams.by_id, &keys))
                 .and_then(|o| o.check(now).map(|()| o)),
             None => Err("no subscription matches the topic".into()),
         };

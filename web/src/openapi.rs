@@ -144,6 +144,19 @@ fn iot_paths() -> Value {
             "responses": { "200": { "description": "An endless event stream",
                     "content": { "text/event-stream": { "schema": { "type": "string" } } } },
                 "400": problem(), "404": problem() } } },
+        "/api/iot/aggregates": { "get": {
+            "tags": ["iot"], "summary": "Time-bucket aggregates of one ObservedProperty over groups of Things",
+            "description": "Cells with fewer Datastreams than server.iot.min_group_size are withheld (counted in `suppressed`); \
+                            the only view of personal readings for callers not cleared for restricted data.",
+            "operationId": "iotAggregates", "security": security(),
+            "parameters": [
+                odata("property", "The ObservedProperty's @iot.id (required)", json!({ "type": "integer" })),
+                odata("bucket", "Bucket width", json!({ "type": "string", "enum": ["minute", "hour", "day", "week"], "default": "hour" })),
+                odata("group", "A Thing property whose values form the groups (default: one group)", string.clone()),
+                odata("from", "Readings at or after (RFC 3339)", json!({ "type": "string", "format": "date-time" })),
+                odata("to", "Readings before (RFC 3339)", json!({ "type": "string", "format": "date-time" }))],
+            "responses": { "200": sta_json("cells (group, bucket, datastreams, count, mean, min, max), suppressed, truncated"),
+                "400": problem(), "404": problem() } } },
         "/sta/v1.1": { "get": {
             "tags": ["sensorthings"], "summary": "SensorThings service root: entity sets and conformance",
             "operationId": "staRoot", "security": security(),

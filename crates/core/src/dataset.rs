@@ -151,6 +151,14 @@ string_enum! {
     }
 }
 
+impl Classification {
+    /// Whether `self` is more sensitive than `other` (open < internal < restricted).
+    pub fn above(self, other: Classification) -> bool {
+        let rank = |c: Classification| Classification::ALL.iter().position(|x| *x == c);
+        rank(self) > rank(other)
+    }
+}
+
 /// The table properties tvilling keeps on every dataset's Delta table (`tvilling.*` keys).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatasetProperties {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use tvilling_core::arrow::array::Array;
 use tvilling_core::arrow::array::AsArray;
 use tvilling_core::arrow::datatypes::{Float64Type, Int64Type, TimestampMicrosecondType};
-use tvilling_core::iot::{IotNames, IotWrite, Observation, datastreams_from_batch};
+use tvilling_core::iot::{IotNames, IotWrite, Observation, datastreams_from_batch, protected_ids};
 use tvilling_core::store::whoami;
 use tvilling_core::{CommitOutcome, Mode, Provenance, QualityReport, Store, TOOL_VERSION};
 
@@ -121,7 +121,13 @@ pub(crate) async fn commit(
         quality: quality.clone(),
         ..how
     };
-    let outcome = store.append_observations(&names, obs, &how).await?;
+    // A Datastream made personal (or its Thing restricted) through the server keeps its readings in the
+    // restricted dataset when a file feeds it too.
+    let class = store.properties(&names.datastreams).await?.classification;
+    let protected = protected_ids(&store.load_datastreams(&names).await?, class);
+    let outcome = store
+        .append_observations(&names, obs, &how, &protected)
+        .await?;
     let mut quality = quality;
     quality
         .content

@@ -169,6 +169,7 @@ fn spec(
     };
     DatastreamSpec {
         key: format!("sensor.community:{location}:{sensor}:{column}"),
+        properties: serde_json::Value::Null,
         name: format!("{qname} {sensor_type} {sensor}"),
         description: format!(
             "{qname} measured by {sensor_type} sensor {sensor} at location {location}"

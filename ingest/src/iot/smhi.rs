@@ -142,6 +142,7 @@ pub fn parse(path: &str, text: &str) -> Result<Parsed> {
     };
     let spec = DatastreamSpec {
         key: format!("smhi:{number}:{param_name}"),
+        properties: serde_json::Value::Null,
         name: format!("{param_name} {name}"),
         description: format!("{param_name}, {param_desc}"),
         unit: tvilling_core::iot::Unit {

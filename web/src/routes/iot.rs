@@ -6,7 +6,9 @@
 //!   reading is refused whole (400, each problem named by position), so a client never has to work out
 //!   which part landed.
 //! - `GET /api/iot/live?datastream=1,2&bbox=minlon,minlat,maxlon,maxlat`: Server-Sent Events, one
-//!   `observation` event (JSON) per committed reading, filtered by datastream and position.
+//!   `observation` event (JSON) per committed reading, filtered by datastream and position; protected
+//!   readings (personal Datastreams, restricted Things) only to subscribers cleared for restricted data.
+//! - `GET /api/iot/aggregates`: time-bucket aggregates over groups of Things ([`crate::sta::aggregate`]).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
+use tvilling_core::Classification;
 use tvilling_core::iot::Observation;
 
 use crate::error::{ApiError, ApiResult};
@@ -32,6 +35,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/iot/observations", post(observations))
         .route("/api/iot/live", get(live))
+        .route(
+            "/api/iot/aggregates",
+            get(crate::sta::aggregate::aggregates),
+        )
 }
 
 /// Parses a batch: a JSON array, or one JSON object per line (NDJSON).
@@ -114,6 +121,8 @@ pub struct LiveFilter {
     pub datastreams: Vec<i64>,
     /// Only readings of Things inside this WGS 84 box.
     pub bbox: Option<[f64; 4]>,
+    /// The subscriber may see protected readings (personal Datastreams, restricted Things).
+    pub cleared: bool,
 }
 
 impl LiveFilter {
@@ -156,7 +165,8 @@ impl LiveFilter {
 
     /// Whether `r` passes.
     pub fn passes(&self, r: &LiveReading) -> bool {
-        (self.datastreams.is_empty() || self.datastreams.contains(&r.datastream))
+        (self.cleared || !r.protected)
+            && (self.datastreams.is_empty() || self.datastreams.contains(&r.datastream))
             && match (self.bbox, r.lon, r.lat) {
                 (None, _, _) => true,
                 (Some([x0, y0, x1, y1]), Some(x), Some(y)) => {
@@ -182,7 +192,9 @@ pub async fn live(
 ) -> ApiResult<Response> {
     let caller = state.caller(&headers)?;
     readable(&state, &caller).await?;
-    let filter = Arc::new(LiveFilter::parse(&params).map_err(ApiError::BadRequest)?);
+    let mut filter = LiveFilter::parse(&params).map_err(ApiError::BadRequest)?;
+    filter.cleared = caller.may_read(Classification::Restricted);
+    let filter = Arc::new(filter);
     let rx = state.iot.subscribe();
     let stream = futures::stream::unfold(rx, move |mut rx| {
         let filter = filter.clone();
@@ -272,8 +284,16 @@ mod tests {
             lon: Some(lon),
             lat: Some(55.5),
             unit: String::new(),
+            protected: d == 2,
         };
         assert!(f.passes(&r(1, 12.5)));
+        // A personal meter's reading reaches only cleared subscribers.
+        assert!(!f.passes(&r(2, 12.5)));
+        let cleared = LiveFilter {
+            cleared: true,
+            ..f.clone()
+        };
+        assert!(cleared.passes(&r(2, 12.5)));
         assert!(!f.passes(&r(3, 12.5)));
         assert!(!f.passes(&r(1, 14.0)));
         assert!(LiveFilter::parse(&[("bbox".into(), "1,2,3".into())]).is_err());

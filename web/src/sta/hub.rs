@@ -5,13 +5,15 @@
 //! server acknowledged survives a crash (`kill -9`) of the server right after the answer. Writers are
 //! serialised here (one commit at a time) and by the store's dataset lock (against `tvilling ingest`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
 use tokio::sync::{Mutex, broadcast};
-use tvilling_core::iot::{AppendOutcome, Datastream, IotNames, IotWrite, Observation};
-use tvilling_core::{DatasetName, Store};
+use tvilling_core::iot::{
+    AppendOutcome, Datastream, IotNames, IotWrite, Observation, protected_ids,
+};
+use tvilling_core::{Classification, DatasetName, Store};
 
 use crate::catalog::latest_version;
 use crate::error::{ApiError, ApiResult};
@@ -41,9 +43,32 @@ pub struct LiveReading {
     pub lat: Option<f64>,
     /// Unit symbol.
     pub unit: String,
+    /// A protected Datastream's reading: sent only to subscribers cleared for restricted data.
+    #[serde(skip)]
+    pub protected: bool,
 }
 
-type Streams = (Option<u64>, Arc<HashMap<i64, Datastream>>);
+/// The collection's Datastreams by id, and which of them are protected (their readings live in the
+/// restricted observations dataset: personal, or a Thing classified above the collection).
+#[derive(Debug, Default)]
+pub struct StreamIndex {
+    /// Datastreams by `@iot.id`.
+    pub by_id: HashMap<i64, Datastream>,
+    /// The protected ones.
+    pub protected: HashSet<i64>,
+    /// Every Thing's classification: its own (`properties.classification`) when above the collection's,
+    /// else the collection's.
+    pub thing_classes: HashMap<i64, Classification>,
+}
+
+impl StreamIndex {
+    /// The Datastream `id`.
+    pub fn get(&self, id: &i64) -> Option<&Datastream> {
+        self.by_id.get(id)
+    }
+}
+
+type Streams = (Option<u64>, Arc<StreamIndex>);
 
 /// The IoT collection served (see the module doc).
 #[derive(Clone)]
@@ -74,8 +99,8 @@ impl IotHub {
         }
     }
 
-    /// The Datastreams by id, re-read when the datastreams dataset has a new version.
-    pub async fn datastreams(&self, store: &Store) -> ApiResult<Arc<HashMap<i64, Datastream>>> {
+    /// The Datastreams, re-read when the datastreams dataset has a new version (a reclassification is one).
+    pub async fn datastreams(&self, store: &Store) -> ApiResult<Arc<StreamIndex>> {
         let now = latest_version(store, &self.names.datastreams);
         if let Ok(s) = self.streams.read()
             && s.0 == now
@@ -83,8 +108,26 @@ impl IotHub {
             return Ok(s.1.clone());
         }
         let rows = store.load_datastreams(&self.names).await?;
-        let map: Arc<HashMap<i64, Datastream>> =
-            Arc::new(rows.into_iter().filter_map(|d| Some((d.id?, d))).collect());
+        let class = if now.is_some() {
+            store
+                .properties(&self.names.datastreams)
+                .await?
+                .classification
+        } else {
+            Classification::Internal
+        };
+        let thing_classes = rows
+            .iter()
+            .map(|d| {
+                let own = d.thing_classification().filter(|c| c.above(class));
+                (d.thing_id, own.unwrap_or(class))
+            })
+            .collect();
+        let map = Arc::new(StreamIndex {
+            protected: protected_ids(&rows, class),
+            thing_classes,
+            by_id: rows.into_iter().filter_map(|d| Some((d.id?, d))).collect(),
+        });
         if let Ok(mut s) = self.streams.write() {
             *s = (now, map.clone());
         }
@@ -111,7 +154,7 @@ impl IotHub {
         let mut problems = vec![];
         let mut count = 0usize;
         for (i, o) in obs.iter().enumerate() {
-            let why = if !streams.contains_key(&o.datastream) {
+            let why = if !streams.by_id.contains_key(&o.datastream) {
                 Some(format!(
                     "datastream {} does not exist; create it first (POST /sta/v1.1/Things with Datastreams, or \
                      tvilling ingest) and send its @iot.id",
@@ -145,8 +188,13 @@ impl IotHub {
         let store2 = store.clone();
         let names = self.names.clone();
         let sent = obs.clone();
+        let protected = streams.protected.clone();
         let outcome = workers
-            .spawn(async move { store2.append_observations(&names, sent, &how).await })
+            .spawn(async move {
+                store2
+                    .append_observations(&names, sent, &how, &protected)
+                    .await
+            })
             .await
             .map_err(|e| ApiError::Internal(format!("the writer task failed: {e} (a bug)")))??;
         if outcome.written > 0 {
@@ -164,6 +212,7 @@ impl IotHub {
                     lon: loc.map(|l| l.lon),
                     lat: loc.map(|l| l.lat),
                     unit: d.map(|d| d.spec.unit.symbol.clone()).unwrap_or_default(),
+                    protected: streams.protected.contains(&o.datastream),
                 }));
             }
         }

@@ -14,6 +14,7 @@
 //! Not here: HistoricalLocations, MultiDatastreams, `$ref`, `$value`, property paths (`Things(1)/name`),
 //! batch requests, PATCH and DELETE, the geospatial `$filter` functions.
 
+pub mod aggregate;
 pub mod entities;
 pub mod filter;
 pub mod hub;
@@ -303,7 +304,7 @@ fn selected(mut e: Map<String, Value>, opts: &Opts) -> Value {
     Value::Object(e)
 }
 
-fn json_rows(
+pub(crate) fn json_rows(
     batches: &[tvilling_core::arrow::record_batch::RecordBatch],
 ) -> ApiResult<Vec<Map<String, Value>>> {
     let Some(first) = batches.first() else {
@@ -343,19 +344,63 @@ pub(crate) async fn readable(state: &AppState, caller: &Caller) -> ApiResult<Cla
     }
 }
 
-/// Opens a session for STA SQL.
-pub(crate) async fn ctx(state: &AppState, headers: &HeaderMap) -> ApiResult<Ctx> {
+/// Opens a session for STA SQL, with the tables `caller` may see: Things classified above the caller's
+/// clearance are left out, and the restricted readings (personal Datastreams, restricted Things) are
+/// added to the observations only for callers cleared for restricted data.
+pub(crate) async fn ctx(state: &AppState, headers: &HeaderMap, caller: &Caller) -> ApiResult<Ctx> {
     let options = QueryOptions {
         timeout: Some(state.options.sql_timeout),
         memory_limit: state.options.memory_limit,
         ..QueryOptions::default()
     };
     let names = &state.iot.names;
+    let streams = state.iot.datastreams(&state.store).await?;
+    let hidden: Vec<String> = streams
+        .thing_classes
+        .iter()
+        .filter(|(_, c)| !caller.may_read(**c))
+        .map(|(t, _)| t.to_string())
+        .collect();
+    let ds = if hidden.is_empty() {
+        format!("\"{}\"", names.datastreams)
+    } else {
+        format!(
+            "(SELECT * FROM \"{}\" WHERE thing_id NOT IN ({})) AS dsv",
+            names.datastreams,
+            hidden.join(", ")
+        )
+    };
+    let mut tables = vec![];
+    if state.store.exists(&names.observations).await {
+        tables.push(names.observations.to_string());
+    }
+    if caller.may_read(Classification::Restricted)
+        && state.store.exists(&names.restricted_observations).await
+    {
+        caller.audit(
+            names.restricted_observations.as_str(),
+            Classification::Restricted,
+            "sta",
+        );
+        tables.push(names.restricted_observations.to_string());
+    }
+    let columns = "datastream_id, phenomenon_time, result_time, result, result_quality";
+    let obs = match &tables[..] {
+        [one] => format!("\"{one}\""),
+        _ => format!(
+            "({}) AS obsv",
+            tables
+                .iter()
+                .map(|t| format!("SELECT {columns} FROM \"{t}\""))
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ")
+        ),
+    };
     Ok(Ctx {
         session: Session::open(&state.store, options).await?,
-        ds: format!("\"{}\"", names.datastreams),
-        obs: format!("\"{}\"", names.observations),
-        has_obs: state.store.exists(&names.observations).await,
+        ds,
+        obs,
+        has_obs: !tables.is_empty(),
         base: format!("{}/sta/v1.1", base_url(headers)),
         limit: state.options.server.sql_row_limit.max(1),
     })
@@ -479,7 +524,7 @@ pub async fn read(
     let opts = parse_opts(target, &params).map_err(ApiError::BadRequest)?;
     let st = state.clone();
     let job = state.workers.spawn(async move {
-        let ctx = ctx(&st, &headers).await?;
+        let ctx = ctx(&st, &headers, &caller).await?;
         let cond = match (&nav, id) {
             (Some(n), Some(id)) => set.relation(n, id, &ctx.ds),
             (None, Some(id)) => Some(format!("id = {}", id.sql())),

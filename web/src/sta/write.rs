@@ -149,6 +149,16 @@ fn thing_spec(body: &Value) -> Result<ThingSpec, String> {
             })
         }
     };
+    if let Some(c) = body.pointer("/properties/classification") {
+        let ok = c
+            .as_str()
+            .is_some_and(|c| c.parse::<tvilling_core::Classification>().is_ok());
+        if !ok {
+            return Err(format!(
+                "a Thing's properties.classification must be open, internal or restricted, not {c}"
+            ));
+        }
+    }
     Ok(ThingSpec {
         key: random_key("thing"),
         name: text(body, "name"),
@@ -178,8 +188,23 @@ fn datastream_spec(d: &Value, thing: &ThingSpec) -> Result<DatastreamSpec, Strin
     if definition.is_empty() || text(prop, "name").is_empty() {
         return Err("an ObservedProperty needs \"name\" and \"definition\"".into());
     }
+    let properties = match d.get("properties") {
+        None | Some(Value::Null) => Value::Null,
+        Some(p @ Value::Object(o)) => {
+            if o.get("personal").is_some_and(|v| !v.is_boolean()) {
+                return Err(
+                    "a Datastream's properties.personal must be true or false (true: readings about \
+                     people, shown unaggregated only to callers cleared for restricted data)"
+                        .into(),
+                );
+            }
+            p.clone()
+        }
+        Some(_) => return Err("a Datastream's \"properties\" must be a JSON object".into()),
+    };
     Ok(DatastreamSpec {
         key: random_key("datastream"),
+        properties,
         name: text(d, "name"),
         description: text(d, "description"),
         unit: Unit {

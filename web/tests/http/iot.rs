@@ -9,7 +9,6 @@ use futures::TryStreamExt;
 use serde_json::{Value, json};
 use tvilling_core::arrow::array::AsArray;
 use tvilling_core::arrow::datatypes::{Float64Type, Int64Type, TimestampMicrosecondType};
-use tvilling_core::iot::IotNames;
 use tvilling_core::{At, Store};
 use tvilling_web::ServerConfig;
 use tvilling_web::auth::Role;
@@ -17,11 +16,12 @@ use tvilling_web::auth::keys::Keys;
 
 use crate::util::{TestServer, json, serve_with};
 
-/// A server over an empty store of its own, with a reader-internal key.
+/// A server over an empty store of its own, with a reader-internal key and a reader-restricted one.
 pub struct IotServer {
     _dir: tempfile::TempDir,
     pub store: PathBuf,
     pub key: String,
+    pub cleared_key: String,
     pub s: TestServer,
 }
 
@@ -31,11 +31,14 @@ pub async fn iot_server(config: ServerConfig) -> IotServer {
     std::fs::create_dir_all(&store).unwrap();
     let st = Store::open(store.to_str().unwrap()).unwrap();
     let (key, _) = Keys::create(&st, Role::ReaderInternal, Some("sensors".into())).unwrap();
+    let (cleared_key, _) =
+        Keys::create(&st, Role::ReaderRestricted, Some("privacy officer".into())).unwrap();
     let s = serve_with(&store, config).await;
     IotServer {
         _dir: dir,
         store,
         key,
+        cleared_key,
         s,
     }
 }
@@ -111,12 +114,17 @@ pub fn readings(ds: i64, from: usize, n: usize, start: f64) -> Vec<Value> {
 
 /// Every stored reading, read from the Delta table: (datastream, µs, result), sorted.
 pub async fn stored(store: &Path) -> Vec<(i64, i64, f64)> {
+    stored_in(store, "iot_observations").await
+}
+
+/// The readings of one observations dataset.
+pub async fn stored_in(store: &Path, dataset: &str) -> Vec<(i64, i64, f64)> {
     let st = Store::open(store.to_str().unwrap()).unwrap();
-    let names = IotNames::new(&"iot".parse().unwrap());
-    if !st.exists(&names.observations).await {
+    let name = dataset.parse().unwrap();
+    if !st.exists(&name).await {
         return vec![];
     }
-    let (_, stream) = st.scan(&names.observations, At::Latest).await.unwrap();
+    let (_, stream) = st.scan(&name, At::Latest).await.unwrap();
     let batches: Vec<_> = stream.try_collect().await.unwrap();
     let mut out = vec![];
     for b in batches {

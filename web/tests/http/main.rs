@@ -18,6 +18,7 @@ mod ogcapi;
 mod oidc;
 mod ops;
 mod owslib;
+mod privacy;
 mod sql;
 mod sta;
 mod tiles;

@@ -56,6 +56,7 @@ async fn openapi_document_covers_every_route() {
         "/ogcapi/collections/{dataset}/items/{featureId}",
         "/api/iot/observations",
         "/api/iot/live",
+        "/api/iot/aggregates",
         "/sta/v1.1",
         "/sta/v1.1/{path}",
     ] {

@@ -89,28 +89,28 @@ async fn rollup(store: &Store, config: &Config, a: IotRollupArgs) -> anyhow::Res
         owner: None,
         licence: None,
     };
-    let outcome = store.rollup(&names, &retention, now, &how).await?;
+    let outcomes = store.rollup(&names, &retention, now, &how).await?;
     match a.format {
-        OutputFormat::Json => output::json(&outcome)?,
+        OutputFormat::Json => output::json(&outcomes)?,
         _ => {
-            let mut rows: Vec<Vec<String>> = outcome
-                .levels
-                .iter()
-                .map(|(l, o)| {
-                    vec![
-                        l.dataset(&names).to_string(),
+            let mut rows: Vec<Vec<String>> = vec![];
+            for (source, outcome) in &outcomes {
+                let restricted = *source == names.restricted_observations.as_str();
+                for (l, o) in &outcome.levels {
+                    rows.push(vec![
+                        l.dataset(&names, restricted).to_string(),
                         o.buckets.to_string(),
                         o.written.to_string(),
                         o.deleted.to_string(),
-                    ]
-                })
-                .collect();
-            rows.push(vec![
-                names.observations.to_string(),
-                String::new(),
-                String::new(),
-                outcome.raw_deleted.to_string(),
-            ]);
+                    ]);
+                }
+                rows.push(vec![
+                    source.clone(),
+                    String::new(),
+                    String::new(),
+                    outcome.raw_deleted.to_string(),
+                ]);
+            }
             output::table(&["dataset", "buckets", "written", "deleted"], rows)?;
         }
     }

@@ -35,6 +35,8 @@ mod rollup;
 mod schema;
 mod write;
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -45,7 +47,7 @@ pub use schema::{
 };
 pub use write::{AppendOutcome, IotWrite};
 
-use crate::DatasetName;
+use crate::{Classification, DatasetName};
 
 /// How many minutes in the future a reading's time may lie (clock skew between devices and the server);
 /// later readings are refused as far-future.
@@ -60,6 +62,10 @@ pub struct IotNames {
     pub datastreams: DatasetName,
     /// `<base>_observations`.
     pub observations: DatasetName,
+    /// `<base>_restricted_observations`: readings of personal Datastreams and of Things classified above
+    /// the collection, in a dataset classified `restricted` so that every path (SQL, OGC API, export,
+    /// SensorThings) hides them from callers without that clearance.
+    pub restricted_observations: DatasetName,
 }
 
 impl IotNames {
@@ -69,6 +75,9 @@ impl IotNames {
             base: base.clone(),
             datastreams: DatasetName::sanitize(&format!("{base}_datastreams")),
             observations: DatasetName::sanitize(&format!("{base}_observations")),
+            restricted_observations: DatasetName::sanitize(&format!(
+                "{base}_restricted_observations"
+            )),
         }
     }
 }
@@ -156,6 +165,9 @@ pub struct DatastreamSpec {
     pub unit: Unit,
     /// The O&M observation type URI (`…/OM_Measurement` for numbers).
     pub observation_type: String,
+    /// SensorThings `properties` of the Datastream (JSON); `{"personal": true}` marks readings about
+    /// people (apartment meters), which only cleared callers see unaggregated.
+    pub properties: serde_json::Value,
     /// The Thing it belongs to.
     pub thing: ThingSpec,
     /// The Sensor.
@@ -181,6 +193,41 @@ pub struct Datastream {
     pub property_id: Option<i64>,
     /// What it is.
     pub spec: DatastreamSpec,
+}
+
+impl Datastream {
+    /// The Thing's own classification (`properties.classification` of the Thing), when it has one.
+    pub fn thing_classification(&self) -> Option<Classification> {
+        self.spec
+            .thing
+            .properties
+            .get("classification")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|c| c.parse().ok())
+    }
+
+    /// Whether the Datastream's readings are about people (`properties.personal = true`).
+    pub fn personal(&self) -> bool {
+        self.spec.properties.get("personal") == Some(&serde_json::Value::Bool(true))
+    }
+
+    /// Whether its readings belong in the restricted observations dataset of a collection classified
+    /// `collection`: personal, or its Thing is classified above the collection.
+    pub fn protected(&self, collection: Classification) -> bool {
+        self.personal()
+            || self
+                .thing_classification()
+                .is_some_and(|c| c.above(collection))
+    }
+}
+
+/// The ids of the protected Datastreams among `streams` (see [`Datastream::protected`]).
+pub fn protected_ids(streams: &[Datastream], collection: Classification) -> HashSet<i64> {
+    streams
+        .iter()
+        .filter(|d| d.protected(collection))
+        .filter_map(|d| d.id)
+        .collect()
 }
 
 /// One reading.

@@ -74,9 +74,12 @@ impl Level {
         }
     }
 
-    /// The roll-up dataset of collection `names`.
-    pub fn dataset(self, names: &IotNames) -> DatasetName {
-        DatasetName::sanitize(&format!("{}_rollup_{}", names.base, self.as_str()))
+    /// The roll-up dataset of collection `names`: `<base>_rollup_<level>`, or for the restricted
+    /// readings `<base>_restricted_rollup_<level>` (classified like them: a personal meter's hourly
+    /// values are as personal as its readings).
+    pub fn dataset(self, names: &IotNames, restricted: bool) -> DatasetName {
+        let part = if restricted { "_restricted" } else { "" };
+        DatasetName::sanitize(&format!("{}{part}_rollup_{}", names.base, self.as_str()))
     }
 }
 
@@ -194,28 +197,58 @@ fn request(name: &DatasetName, how: &IotWrite, mode: Mode, rows: u64) -> WriteRe
 }
 
 impl Store {
-    /// Rolls up, then applies `retention` (see the module doc). `now` decides the cut-offs. `how` gives
-    /// the commits' provenance; new roll-up datasets take the observations' classification, owner and
-    /// licence when `how` sets none.
+    /// Rolls up, then applies `retention` (see the module doc), for the observations and the restricted
+    /// observations of the collection; the outcomes are keyed by those datasets' names (a dataset that
+    /// does not exist is left out). `now` decides the cut-offs. `how` gives the commits' provenance;
+    /// roll-up datasets take their source's classification, owner and licence when `how` sets none.
     pub async fn rollup(
         &self,
         names: &IotNames,
         retention: &Retention,
         now: DateTime<Utc>,
         how: &IotWrite,
+    ) -> Result<BTreeMap<String, RollupOutcome>> {
+        let mut out = BTreeMap::new();
+        for (source, restricted) in [
+            (&names.observations, false),
+            (&names.restricted_observations, true),
+        ] {
+            if self.exists(source).await {
+                let o = self
+                    .rollup_table(names, restricted, retention, now, how)
+                    .await?;
+                out.insert(source.to_string(), o);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn rollup_table(
+        &self,
+        names: &IotNames,
+        restricted: bool,
+        retention: &Retention,
+        now: DateTime<Utc>,
+        how: &IotWrite,
     ) -> Result<RollupOutcome> {
         let mut out = RollupOutcome::default();
-        if !self.exists(&names.observations).await {
-            return Ok(out);
-        }
-        let _lock = self.lock(&names.observations)?;
-        let props = self.properties(&names.observations).await?;
+        let source = if restricted {
+            &names.restricted_observations
+        } else {
+            &names.observations
+        };
+        let _lock = self.lock(source)?;
+        let props = self.properties(source).await?;
         let mut how = how.clone();
-        how.classification = how.classification.or(Some(props.classification));
+        how.classification = if restricted {
+            Some(props.classification)
+        } else {
+            how.classification.or(Some(props.classification))
+        };
         how.owner = how.owner.or(props.owner);
         how.licence = how.licence.or(props.licence);
 
-        let computed = self.aggregate(&names.observations).await?;
+        let computed = self.aggregate(source).await?;
         for level in Level::ALL {
             let keep_from = retention
                 .rollup_days
@@ -227,7 +260,7 @@ impl Store {
                 .filter(|((_, b), _)| *b >= keep_from)
                 .map(|(k, a)| (*k, *a))
                 .collect();
-            let name = level.dataset(names);
+            let name = level.dataset(names, restricted);
             let _level_lock = self.lock(&name)?;
             let stored = self.stored_rollups(&name).await?;
             let changed: Buckets = fresh
@@ -291,7 +324,7 @@ impl Store {
         }
         if let Some(p) = predicate {
             out.raw_deleted = self
-                .delete_rows_locked(&request(&names.observations, &how, Mode::Append, 0), p)
+                .delete_rows_locked(&request(source, &how, Mode::Append, 0), p)
                 .await?;
         }
         Ok(out)

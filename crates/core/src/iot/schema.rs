@@ -46,6 +46,9 @@ const TEXT: [&str; 22] = [
     "property_description",
 ];
 
+/// The Datastream's own `properties` (JSON text), e.g. `{"personal": true}`.
+const PROPERTIES: &str = "datastream_properties";
+
 fn utc_micros() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
@@ -65,6 +68,8 @@ pub fn datastreams_schema() -> SchemaRef {
         ["location_lon", "location_lat", "location_height"]
             .map(|n| Field::new(n, DataType::Float64, true)),
     );
+    // Added after the first release of the layout: read back as optional.
+    fields.push(Field::new(PROPERTIES, DataType::Utf8, true));
     dataset_schema(DATASTREAMS_CRS, fields)
 }
 
@@ -184,6 +189,14 @@ pub fn datastream_rows(rows: &[Datastream]) -> Result<RecordBatch> {
             .map(|d| d.spec.thing.location.as_ref().and_then(|l| l.height))
             .collect::<Float64Array>(),
     ));
+    cols.push(Arc::new(
+        rows.iter()
+            .map(|d| {
+                (d.id.is_some() && !d.spec.properties.is_null())
+                    .then(|| d.spec.properties.to_string())
+            })
+            .collect::<StringArray>(),
+    ));
     Ok(RecordBatch::try_new(schema, cols)?)
 }
 
@@ -220,6 +233,9 @@ pub fn datastreams_from_batch(b: &RecordBatch) -> Result<Vec<Datastream>> {
     let lat = num_col::<Float64Type>(b, "location_lat")?;
     let h = num_col::<Float64Type>(b, "location_height")?;
     let t: Vec<&StringArray> = TEXT.iter().map(|n| text_col(b, n)).collect::<Result<_>>()?;
+    let props = b
+        .column_by_name(PROPERTIES)
+        .and_then(|c| c.as_string_opt::<i32>());
     let opt_i = |a: &Int64Array, i: usize| (!a.is_null(i)).then(|| a.value(i));
     let opt_f = |a: &Float64Array, i: usize| (!a.is_null(i)).then(|| a.value(i));
     let mut out = Vec::with_capacity(b.num_rows());
@@ -260,6 +276,10 @@ pub fn datastreams_from_batch(b: &RecordBatch) -> Result<Vec<Datastream>> {
                     definition: s(5),
                 },
                 observation_type: s(6),
+                properties: props
+                    .filter(|a| !a.is_null(i))
+                    .and_then(|a| serde_json::from_str(a.value(i)).ok())
+                    .unwrap_or(serde_json::Value::Null),
                 thing: ThingSpec {
                     key: s(7),
                     name: s(8),

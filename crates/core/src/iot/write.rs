@@ -202,15 +202,55 @@ impl Store {
     }
 
     /// Appends readings, leaving out every one whose (datastream, phenomenon_time) the store already holds
-    /// (and later copies within `obs`). Returns after the Delta commit: an acknowledged reading is durable.
-    /// The caller checks that the datastreams exist and the readings are valid ([`Observation::check`]).
+    /// (and later copies within `obs`). Returns after the Delta commits: an acknowledged reading is durable.
+    /// Readings of the `protected` Datastreams ([`super::protected_ids`]) go to the collection's restricted
+    /// observations dataset (classified `restricted`), the others to its observations dataset. The caller
+    /// checks that the datastreams exist and the readings are valid ([`Observation::check`]).
     pub async fn append_observations(
         &self,
         names: &IotNames,
         obs: Vec<Observation>,
         how: &IotWrite,
+        protected: &HashSet<i64>,
     ) -> Result<AppendOutcome> {
-        let name = &names.observations;
+        let (restricted, shared): (Vec<_>, Vec<_>) = obs
+            .into_iter()
+            .partition(|o| protected.contains(&o.datastream));
+        let mut out = if shared.is_empty() && !restricted.is_empty() {
+            AppendOutcome {
+                version: self.latest_version(&names.observations).await?,
+                written: 0,
+                duplicates: 0,
+            }
+        } else {
+            self.append_to(&names.observations, shared, how).await?
+        };
+        if !restricted.is_empty() {
+            let mut how = how.clone();
+            how.classification = Some(Classification::Restricted);
+            let r = self
+                .append_to(&names.restricted_observations, restricted, &how)
+                .await?;
+            out.written += r.written;
+            out.duplicates += r.duplicates;
+        }
+        Ok(out)
+    }
+
+    async fn latest_version(&self, name: &DatasetName) -> Result<Option<u64>> {
+        Ok(if self.exists(name).await {
+            self.table(name, At::Latest).await?.version()
+        } else {
+            None
+        })
+    }
+
+    async fn append_to(
+        &self,
+        name: &DatasetName,
+        obs: Vec<Observation>,
+        how: &IotWrite,
+    ) -> Result<AppendOutcome> {
         let _lock = self.lock(name)?;
         let total = obs.len() as u64;
         let mut seen = if self.exists(name).await {
@@ -224,13 +264,8 @@ impl Store {
             .collect();
         let duplicates = total - fresh.len() as u64;
         if fresh.is_empty() {
-            let version = if self.exists(name).await {
-                self.table(name, At::Latest).await?.version()
-            } else {
-                None
-            };
             return Ok(AppendOutcome {
-                version,
+                version: self.latest_version(name).await?,
                 written: 0,
                 duplicates,
             });
