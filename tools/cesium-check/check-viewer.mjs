@@ -3,15 +3,19 @@
 // locally tiled folder, the way a planner would use it:
 //
 //   node check-viewer.mjs TILESET_DIR [--json] [--timeout MS] [--screenshot FILE.png]
-//   node check-viewer.mjs --server http://127.0.0.1:8080 --dataset NAME [--json] …
+//   node check-viewer.mjs --server http://127.0.0.1:8080 --dataset NAME [--points NAME] [--json] …
 //
-// The second form drives the viewer that a running `tvilling serve` serves, with its real /api/datasets
-// and tiles; the dataset must have an older version for the version check.
+// The second form drives the viewer that a running `tvilling serve` serves, with its real /api/datasets,
+// versions, SQL and tiles; the dataset must have an older version for the version checks.
 //
 // It checks that the page lists the dataset and loads its tileset, that a real mouse click on a building
-// fills the attribute panel (with `id`), that colouring by a numeric attribute draws a legend, and that
-// the version selector requests the tileset with ?version=N. Console errors, failed requests and requests
-// leaving the loopback origin fail the check. The stub says the dataset is at version 1, so selecting v0
+// fills the attribute panel (with `id`), that colouring by a numeric attribute draws a legend (and by a
+// text attribute, a legend of values with counts), that the map zooms with the keyboard, that the sun
+// study sets Cesium's clock with lighting and shadows, and that the version selector requests the
+// tileset with ?version=N. With --server it also sets the "as of" date between v0 and v1, runs a query in
+// the SQL console (drawn on the globe, rows in the table view, Enter on a row selects it) and opens the
+// dataset's table; with --points it colours that point cloud by classification, height and intensity.
+// Console errors, failed requests and requests leaving the loopback origin fail the check. The stub says the dataset is at version 1, so selecting v0
 // asks for `tileset.json?version=0` (the static stub serves the same folder for both).
 //
 // Exit status: 0 when every check passed, 1 when one failed (listed in `failures`), 2 when it could not run.
@@ -22,18 +26,19 @@ import { fileURLToPath } from "node:url";
 
 import { serve } from "./lib/serve.mjs";
 import { CHROMIUM, launch, openPage } from "./lib/browser.mjs";
+import { asOf, categoryStyle, keyboard, pointStyles, sqlConsole, sun, tilesLoaded } from "./lib/viewer-steps.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CESIUM_BUILD = join(HERE, "node_modules", "cesium", "Build", "Cesium");
 const VIEWER = resolve(HERE, "..", "..", "web", "viewer");
 
 function usage(message) {
-  process.stderr.write(`${message}\nusage: check-viewer.mjs TILESET_DIR | --server URL --dataset NAME [--json] [--timeout MS] [--screenshot FILE]\n`);
+  process.stderr.write(`${message}\nusage: check-viewer.mjs TILESET_DIR | --server URL --dataset NAME [--points NAME] [--json] [--timeout MS] [--screenshot FILE]\n`);
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { json: false, timeout: 60000, screenshot: null, dir: null, server: null, name: "town" };
+  const opts = { json: false, timeout: 60000, screenshot: null, dir: null, server: null, name: "town", points: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--json") opts.json = true;
@@ -41,6 +46,7 @@ function parseArgs(argv) {
     else if (a === "--screenshot") opts.screenshot = argv[++i];
     else if (a === "--server") opts.server = argv[++i]?.replace(/\/$/, "");
     else if (a === "--dataset") opts.name = argv[++i];
+    else if (a === "--points") opts.points = argv[++i];
     else if (a.startsWith("--")) usage(`unknown option ${a}`);
     else if (opts.dir === null) opts.dir = resolve(a);
     else usage(`unexpected argument ${a}`);
@@ -54,19 +60,6 @@ function parseArgs(argv) {
   if (!existsSync(join(CESIUM_BUILD, "Cesium.js"))) usage(`CesiumJS is not installed in ${HERE}; run scripts/bootstrap.sh`);
   if (!existsSync(CHROMIUM)) usage(`${CHROMIUM} not found; install Debian's chromium (run scripts/bootstrap.sh)`);
   return opts;
-}
-
-/** Waits until the dataset's current tileset has every tile of the view loaded, on 5 frames in a row. */
-async function tilesLoaded(page, name, timeout) {
-  await page.waitForFunction(
-    (name) => {
-      const t = window.tvilling?.layers.get(name)?.tileset;
-      window.__settled = t && t.tilesLoaded ? (window.__settled ?? 0) + 1 : 0;
-      return window.__settled >= 5;
-    },
-    name,
-    { timeout, polling: "raf" },
-  );
 }
 
 /** Screen positions (page pixels) where Cesium picks a building, scanning a grid over the canvas. */
@@ -87,7 +80,7 @@ async function findBuilding(page) {
   });
 }
 
-async function run(opts, page, url) {
+async function run(opts, page, url, problems) {
   const result = { checks: {}, timingsMs: {} };
   const requests = [];
   page.on("request", (r) => requests.push(r.url()));
@@ -138,6 +131,23 @@ async function run(opts, page, url) {
   result.checks.versionRequested = requests.some((r) => r.includes(`/tiles/${opts.name}/tileset.json?version=0`));
   lap("version");
 
+  await categoryStyle(page, opts, result);
+  await keyboard(page, result);
+  await sun(page, opts, result);
+  lap("sun");
+  if (opts.server) {
+    await asOf(page, opts, result, requests);
+    lap("asOf");
+    await sqlConsole(page, opts, result, problems);
+    lap("sql");
+  } else {
+    (result.skipped ??= {}).sql = "the stub server has no /api/sql; run with --server";
+  }
+  if (opts.points) {
+    await pointStyles(page, opts, result);
+    lap("points");
+  }
+
   if (opts.screenshot) await writeFile(opts.screenshot, await page.screenshot());
   return result;
 }
@@ -152,7 +162,14 @@ async function main() {
     ? { url: opts.server, close: async () => {} }
     : await serve({
         mounts: { "/": VIEWER, "/cesium/": CESIUM_BUILD, [`/tiles/${name}/`]: opts.dir },
-        routes: { "/api/datasets": async () => ({ type: "application/json", body: JSON.stringify(datasets) }) },
+        routes: {
+          "/api/datasets": async () => ({ type: "application/json", body: JSON.stringify(datasets) }),
+          // Versions without commit times: the viewer labels them v1, v0 and the "as of" check is skipped.
+          [`/api/datasets/${name}/versions`]: async () => ({
+            type: "application/json",
+            body: JSON.stringify([1, 0].map((version) => ({ version, timestamp: null, operation: "WRITE" }))),
+          }),
+        },
       });
   const problems = [];
   let browser;
@@ -160,7 +177,7 @@ async function main() {
   try {
     browser = await launch();
     const { page } = await openPage(browser, server.url, problems, { width: 1280, height: 800 });
-    result = await run(opts, page, server.url);
+    result = await run(opts, page, server.url, problems);
   } catch (e) {
     result = { checks: {}, errors: [`the check did not finish: ${e?.message ?? e}`] };
   } finally {

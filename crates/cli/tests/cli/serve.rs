@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -103,7 +104,10 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
 
 /// The served twin in a browser: the viewer at `/` loads CesiumJS from `/cesium/`, lists the datasets of
 /// `/api/datasets`, streams a tiled town from `/tiles/…`, shows a clicked building's attributes, colours
-/// by an attribute and loads an older version with `?version=0`.
+/// by a number and by a category with legends, zooms with the keyboard, sets the sun study, loads an older
+/// version with `?version=0` and "as of" a date, opens a dataset's table, runs SQL whose GeoJSON is drawn
+/// and listed in the table view; with the real samples it also colours a point cloud by class, height
+/// and intensity. CesiumJS console errors fail it; the final view is saved as a screenshot.
 #[test]
 fn the_served_viewer_shows_the_tiled_town_in_cesium() {
     if let Some(missing) = tvilling_fixtures::cesium_check::missing_prerequisite() {
@@ -117,6 +121,8 @@ fn the_served_viewer_shows_the_tiled_town_in_cesium() {
         "byggnader",
         &["--id-column", "objektidentitet", "--classification", "open"],
     );
+    // v1 a whole second later, so that "as of" can pick v0 with the control's one-second steps.
+    std::thread::sleep(Duration::from_millis(1100));
     let bigger = env.town("town.gpkg", 320, 5);
     env.ingest_buildings(
         &bigger,
@@ -134,16 +140,74 @@ fn the_served_viewer_shows_the_tiled_town_in_cesium() {
         ])
         .ok();
     }
+    // A point cloud from the real samples, when they are here.
+    let points = crate::util::samples(
+        "the_served_viewer_shows_the_tiled_town_in_cesium (point cloud styling)",
+    )
+    .map(|data| {
+        let src = data.join("pointcloud").join("ahn3_cropped_2.laz");
+        let src = src.to_str().expect("utf8");
+        env.run(&[
+            "ingest",
+            src,
+            "--dataset",
+            "ahn3",
+            "--crs",
+            "EPSG:28992+5709",
+        ])
+        .ok();
+        env.run(&["tile", "ahn3"]).ok();
+        "ahn3"
+    });
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("viewer");
+    std::fs::create_dir_all(&shots).unwrap();
+    let screenshot = shots.join("served-viewer.png");
+    let _ = std::fs::remove_file(&screenshot);
     let (mut child, addr, _drain) = start(&env);
-    let report = tvilling_fixtures::cesium_check::check_served_viewer(
+    let report = tvilling_fixtures::cesium_check::check_served_viewer_with(
         &format!("http://{addr}"),
         "byggnader",
+        points,
+        Some(screenshot.as_path()),
     );
     let _ = child.kill();
     let _ = child.wait();
     let report = report.expect("the viewer check runs");
-    assert!(report.failures.is_empty(), "{report:?}");
+    eprintln!("viewer report: {:#}", report.raw);
+    assert!(report.failures.is_empty(), "{:#?}", report.failures);
     assert!(report.picked.contains_key("id"), "{report:?}");
     assert!(report.picked.contains_key("hojd"), "{report:?}");
     assert!(report.legend.len() > 1, "{report:?}");
+    let mut expected = vec![
+        "listed",
+        "foundBuilding",
+        "pickedHasId",
+        "legend",
+        "versionRequested",
+        "categoryLegend",
+        "keyboardZoom",
+        "keyboardEscapeClears",
+        "sun",
+        "asOf",
+        "datasetTable",
+        "sqlErrorShown",
+        "sqlDrawn",
+        "sqlTable",
+        "sqlRowSelects",
+    ];
+    if points.is_some() {
+        expected.push("pointStyles");
+    }
+    for check in expected {
+        assert_eq!(
+            report.checks.get(check),
+            Some(&true),
+            "{check}: {:#}",
+            report.raw
+        );
+    }
+    assert_eq!(report.raw["sql"]["drawn"], 5, "{:#}", report.raw["sql"]);
+    let png = std::fs::read(&screenshot).expect("the screenshot was saved");
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    eprintln!("screenshot: {}", screenshot.display());
 }
