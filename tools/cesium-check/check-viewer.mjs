@@ -80,22 +80,28 @@ async function findBuilding(page) {
   });
 }
 
-async function run(opts, page, url, problems) {
-  const result = { checks: {}, timingsMs: {} };
+async function run(opts, page, url, problems, result) {
+  result.timingsMs = {};
   const requests = [];
   page.on("request", (r) => requests.push(r.url()));
   let t0 = Date.now();
-  const lap = (name) => {
+  // The step running now, named in the error when one times out.
+  result.step = "load";
+  const lap = (name, next) => {
     result.timingsMs[name] = Date.now() - t0;
     t0 = Date.now();
+    result.step = next;
   };
   await page.goto(`${url}/`);
   await page.waitForFunction(() => window.tvilling?.ready, null, { timeout: opts.timeout });
   await page.evaluate(() => window.tvilling.ready);
   const listed = await page.evaluate((name) => window.tvilling.layers.has(name), opts.name);
   if (!listed) throw new Error(`the viewer does not list ${opts.name}: /api/datasets has no tileset for it (not readable anonymously, or not tiled)`);
+  // The viewer starts at the first dataset it lists; the checks look at this one.
+  await page.waitForFunction((name) => window.tvilling.layers.get(name).tileset, opts.name, { timeout: opts.timeout });
+  await page.evaluate((name) => window.tvilling.viewer.zoomTo(window.tvilling.layers.get(name).tileset), opts.name);
   await tilesLoaded(page, opts.name, opts.timeout);
-  lap("load");
+  lap("load", "pick");
   result.datasets = await page.$$eval("#datasets li", (lis) => lis.map((li) => li.textContent.trim()));
   result.checks.listed =
     result.datasets.some((d) => d.includes(opts.name)) && (await page.$$("#datasets li.failed")).length === 0;
@@ -111,9 +117,10 @@ async function run(opts, page, url, problems) {
     );
     result.checks.pickedHasId = typeof result.picked.id === "string" && result.picked.id.length > 0;
   }
-  lap("pick");
+  lap("pick", "style");
 
-  // Colour by the first numeric attribute: a legend appears.
+  // Colour the dataset by its first numeric attribute: a legend appears.
+  await page.selectOption("#style-dataset", opts.name);
   const numeric = await page.$$eval("#style-property option", (os) => os.map((o) => [o.value, o.textContent]).find(([v, t]) => v && /\d–/.test(t))?.[0]);
   result.styledBy = numeric ?? null;
   if (numeric) {
@@ -122,30 +129,30 @@ async function run(opts, page, url, problems) {
     result.legend = await page.$$eval("#legend li", (lis) => lis.map((li) => li.textContent));
   }
   result.checks.legend = (result.legend?.length ?? 0) > 1;
-  lap("style");
+  lap("style", "version");
 
   // The version selector asks the server for the older version.
   await page.selectOption(`#datasets li[data-name="${opts.name}"] select`, "0");
   await page.waitForFunction((name) => window.tvilling.layers.get(name).tileset?.resource.url.includes("version=0"), opts.name, { timeout: opts.timeout });
   await tilesLoaded(page, opts.name, opts.timeout);
   result.checks.versionRequested = requests.some((r) => r.includes(`/tiles/${opts.name}/tileset.json?version=0`));
-  lap("version");
+  lap("version", "category style, keyboard, sun");
 
   await categoryStyle(page, opts, result);
   await keyboard(page, result);
   await sun(page, opts, result);
-  lap("sun");
+  lap("sun", "as of");
   if (opts.server) {
     await asOf(page, opts, result, requests);
-    lap("asOf");
+    lap("asOf", "sql console");
     await sqlConsole(page, opts, result, problems);
-    lap("sql");
+    lap("sql", "points");
   } else {
     (result.skipped ??= {}).sql = "the stub server has no /api/sql; run with --server";
   }
   if (opts.points) {
     await pointStyles(page, opts, result);
-    lap("points");
+    lap("points", "screenshot");
   }
 
   if (opts.screenshot) await writeFile(opts.screenshot, await page.screenshot());
@@ -174,12 +181,13 @@ async function main() {
   const problems = [];
   let browser;
   let result;
+  const partial = { checks: {} };
   try {
     browser = await launch();
     const { page } = await openPage(browser, server.url, problems, { width: 1280, height: 800 });
-    result = await run(opts, page, server.url, problems);
+    result = await run(opts, page, server.url, problems, partial);
   } catch (e) {
-    result = { checks: {}, errors: [`the check did not finish: ${e?.message ?? e}`] };
+    result = { ...partial, errors: [`the check did not finish (step: ${partial.step ?? "start"}): ${e?.message ?? e}`] };
   } finally {
     await browser?.close().catch(() => {});
     await server.close();

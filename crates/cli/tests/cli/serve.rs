@@ -154,6 +154,8 @@ fn the_served_viewer_shows_the_tiled_town_in_cesium() {
             "ahn3",
             "--crs",
             "EPSG:28992+5709",
+            "--classification",
+            "open",
         ])
         .ok();
         env.run(&["tile", "ahn3"]).ok();
