@@ -9,12 +9,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
-use tokio::sync::{Mutex, broadcast};
+use tokio::sync::{Mutex, broadcast, oneshot};
 use tvilling_core::iot::{
     AppendOutcome, Datastream, IotNames, IotWrite, Observation, protected_ids,
 };
 use tvilling_core::{Classification, DatasetName, Store};
 
+use super::group::{Job, merged};
 use crate::catalog::latest_version;
 use crate::error::{ApiError, ApiResult};
 
@@ -76,6 +77,7 @@ pub struct IotHub {
     /// The two datasets.
     pub names: IotNames,
     write: Arc<Mutex<()>>,
+    pending: Arc<std::sync::Mutex<Vec<Job>>>,
     live: broadcast::Sender<Arc<LiveReading>>,
     streams: Arc<RwLock<Streams>>,
 }
@@ -94,6 +96,7 @@ impl IotHub {
         IotHub {
             names: IotNames::new(base),
             write: Arc::default(),
+            pending: Arc::default(),
             live: broadcast::channel(LIVE_BUFFER).0,
             streams: Arc::new(RwLock::new((None, Arc::default()))),
         }
@@ -139,9 +142,10 @@ impl IotHub {
         self.live.subscribe()
     }
 
-    /// Checks `obs` (known datastreams, finite results, no far-future times) and appends them in one
-    /// commit; every problem is a 400 that names the reading by its position in the batch, and a batch
-    /// with any problem writes nothing.
+    /// Checks `obs` (known datastreams, finite results, no far-future times) and appends them, returning
+    /// after the commit that holds them (with the batches of requests that arrived meanwhile: see
+    /// [`super::group`]); every problem is a 400 that names the reading by its position in the batch, and
+    /// a batch with any problem writes nothing.
     pub async fn append(
         &self,
         store: &Store,
@@ -184,38 +188,93 @@ impl IotHub {
                     .into(),
             ));
         }
-        let _one_writer = self.write.lock().await;
-        let store2 = store.clone();
-        let names = self.names.clone();
-        let sent = obs.clone();
-        let protected = streams.protected.clone();
-        let outcome = workers
-            .spawn(async move {
-                store2
-                    .append_observations(&names, sent, &how, &protected)
-                    .await
-            })
-            .await
-            .map_err(|e| ApiError::Internal(format!("the writer task failed: {e} (a bug)")))??;
-        if outcome.written > 0 {
-            for o in obs {
-                let d = streams.get(&o.datastream);
-                let loc = d.and_then(|d| d.spec.thing.location.as_ref());
-                // No subscribers is not an error: the feed is best effort, the store is the record.
-                let _ = self.live.send(Arc::new(LiveReading {
-                    datastream: o.datastream,
-                    time: o
-                        .phenomenon_time
-                        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-                    result: o.result,
-                    quality: o.result_quality,
-                    lon: loc.map(|l| l.lon),
-                    lat: loc.map(|l| l.lat),
-                    unit: d.map(|d| d.spec.unit.symbol.clone()).unwrap_or_default(),
-                    protected: streams.protected.contains(&o.datastream),
-                }));
+        let (tx, mut rx) = oneshot::channel();
+        self.queue().push(Job { obs, how, done: tx });
+        let lost = || ApiError::Internal("the group commit lost this batch (a bug)".into());
+        let _writer = self.write.lock().await;
+        // Committed by the previous holder of the lock, together with its own batch.
+        match rx.try_recv() {
+            Ok(answer) => return answer,
+            Err(oneshot::error::TryRecvError::Closed) => return Err(lost()),
+            Err(oneshot::error::TryRecvError::Empty) => {}
+        }
+        let jobs = std::mem::take(&mut *self.queue());
+        // Detached: the batches of other requests must be committed and answered even when this
+        // request's client goes away mid-commit.
+        let (hub, store) = (self.clone(), store.clone());
+        let _ = workers
+            .spawn(async move { hub.commit(&store, &streams, jobs).await })
+            .await;
+        rx.await.map_err(|_| lost())?
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, Vec<Job>> {
+        // A panic while the queue was held cannot leave it half-changed (push and take are atomic).
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Commits every queued batch as one, then answers each and pushes the new readings live.
+    async fn commit(&self, store: &Store, streams: &StreamIndex, jobs: Vec<Job>) {
+        let Some(how) = merged(&jobs) else {
+            return;
+        };
+        let mut all = Vec::with_capacity(jobs.iter().map(|j| j.obs.len()).sum());
+        let mut answers = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            answers.push((all.len()..all.len() + job.obs.len(), job.done));
+            all.extend(job.obs);
+        }
+        let result = store
+            .append_observations(&self.names, all.clone(), &how, &streams.protected)
+            .await;
+        let outcome = match result {
+            Ok(o) => o,
+            Err(e) => {
+                let why = ApiError::from(e).to_string();
+                for (_, done) in answers {
+                    let _ = done.send(Err(ApiError::Internal(format!(
+                        "the readings were not stored: {why}"
+                    ))));
+                }
+                return;
+            }
+        };
+        for (o, fresh) in all.into_iter().zip(&outcome.fresh) {
+            if *fresh {
+                self.push_live(streams, o);
             }
         }
-        Ok(outcome)
+        for (range, done) in answers {
+            let n = range.len() as u64;
+            let written = outcome
+                .fresh
+                .get(range)
+                .map_or(0, |f| f.iter().filter(|x| **x).count()) as u64;
+            // The requester may have gone (client timeout); its readings are stored all the same.
+            let _ = done.send(Ok(AppendOutcome {
+                version: outcome.version,
+                written,
+                duplicates: n - written,
+                fresh: vec![],
+            }));
+        }
+    }
+
+    fn push_live(&self, streams: &StreamIndex, o: Observation) {
+        let d = streams.get(&o.datastream);
+        let loc = d.and_then(|d| d.spec.thing.location.as_ref());
+        // No subscribers is not an error: the feed is best effort, the store is the record.
+        let _ = self.live.send(Arc::new(LiveReading {
+            datastream: o.datastream,
+            time: o
+                .phenomenon_time
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            result: o.result,
+            quality: o.result_quality,
+            lon: loc.map(|l| l.lon),
+            lat: loc.map(|l| l.lat),
+            unit: d.map(|d| d.spec.unit.symbol.clone()).unwrap_or_default(),
+            protected: streams.protected.contains(&o.datastream),
+        }));
     }
 }

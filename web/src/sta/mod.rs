@@ -17,6 +17,7 @@
 pub mod aggregate;
 pub mod entities;
 pub mod filter;
+mod group;
 pub mod hub;
 pub mod write;
 

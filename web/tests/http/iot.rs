@@ -318,3 +318,35 @@ async fn live_stream_pushes_committed_readings_filtered_by_datastream_and_bbox()
     assert_eq!(data["result"], 7.5);
     assert_eq!(data["unit"], "°C");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_single_readings_are_committed_together_and_each_answered() {
+    let t = iot_server(ServerConfig::default()).await;
+    let (_, ds) = t.station("Malmö", 13.0, 55.6).await;
+    let n = 200;
+    // Reading 0 is sent twice: exactly one of the two answers says it was written.
+    let mut sends = vec![];
+    for i in (0..n).chain([0]) {
+        let body = Value::Array(readings(ds[0], i, 1, 1.0)).to_string();
+        sends.push(t.post("/api/iot/observations", body).send());
+    }
+    let answers = futures::future::join_all(sends).await;
+    let mut written = 0;
+    for a in answers {
+        let a = a.unwrap();
+        assert_eq!(a.status(), 200);
+        let doc = json(a).await;
+        written += doc["written"].as_u64().unwrap();
+        assert_eq!(
+            doc["written"].as_u64().unwrap() + doc["duplicates"].as_u64().unwrap(),
+            1
+        );
+    }
+    assert_eq!(written, n as u64);
+    assert_eq!(stored(&t.store).await.len(), n);
+    // Fewer commits than requests: requests that arrived during a commit shared the next one.
+    let st = Store::open(t.store.to_str().unwrap()).unwrap();
+    let commits = st.log(&"iot_observations".parse().unwrap()).await.unwrap().len();
+    assert!(commits < n, "{commits} commits for {n} requests");
+    println!("{n} concurrent single-reading requests: {commits} commits");
+}

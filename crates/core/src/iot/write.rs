@@ -36,6 +36,10 @@ pub struct AppendOutcome {
     /// Readings left out because the store (or an earlier reading of the same call) already held a
     /// reading of the same datastream at the same time.
     pub duplicates: u64,
+    /// Per reading, in the order given: whether it was written (false: a duplicate). Lets a caller that
+    /// committed several requests together answer each one.
+    #[serde(skip)]
+    pub fresh: Vec<bool>,
 }
 
 /// Who writes, and the dataset properties for a new collection.
@@ -213,6 +217,10 @@ impl Store {
         how: &IotWrite,
         protected: &HashSet<i64>,
     ) -> Result<AppendOutcome> {
+        let is_protected: Vec<bool> = obs
+            .iter()
+            .map(|o| protected.contains(&o.datastream))
+            .collect();
         let (restricted, shared): (Vec<_>, Vec<_>) = obs
             .into_iter()
             .partition(|o| protected.contains(&o.datastream));
@@ -221,10 +229,12 @@ impl Store {
                 version: self.latest_version(&names.observations).await?,
                 written: 0,
                 duplicates: 0,
+                fresh: vec![],
             }
         } else {
             self.append_to(&names.observations, shared, how).await?
         };
+        let mut restricted_fresh = vec![];
         if !restricted.is_empty() {
             let mut how = how.clone();
             how.classification = Some(Classification::Restricted);
@@ -233,7 +243,14 @@ impl Store {
                 .await?;
             out.written += r.written;
             out.duplicates += r.duplicates;
+            restricted_fresh = r.fresh;
         }
+        // Back to the order given.
+        let (mut s, mut r) = (out.fresh.into_iter(), restricted_fresh.into_iter());
+        out.fresh = is_protected
+            .iter()
+            .map(|p| if *p { r.next() } else { s.next() }.unwrap_or(false))
+            .collect();
         Ok(out)
     }
 
@@ -258,13 +275,19 @@ impl Store {
         } else {
             HashSet::new()
         };
+        let flags: Vec<bool> = obs
+            .iter()
+            .map(|o| seen.insert((o.datastream, o.phenomenon_time.timestamp_micros())))
+            .collect();
         let mut fresh: Vec<Observation> = obs
             .into_iter()
-            .filter(|o| seen.insert((o.datastream, o.phenomenon_time.timestamp_micros())))
+            .zip(&flags)
+            .filter_map(|(o, new)| new.then_some(o))
             .collect();
         let duplicates = total - fresh.len() as u64;
         if fresh.is_empty() {
             return Ok(AppendOutcome {
+                fresh: flags,
                 version: self.latest_version(name).await?,
                 written: 0,
                 duplicates,
@@ -299,6 +322,7 @@ impl Store {
             version: Some(version(&outcome)),
             written: n,
             duplicates,
+            fresh: flags,
         })
     }
 
