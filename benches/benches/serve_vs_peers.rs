@@ -19,167 +19,18 @@
 //! `$CARGO_TARGET_DIR/bench-data/serve/`. Results go to `benches/RESULTS.md`.
 #![allow(clippy::print_stdout)] // a bench binary reports on stdout
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+use tvilling_benches::http::{
+    Result, Running, free_port, get, paths_script, run, start_tvilling, target_dir, tvilling_bin,
+    wait_ready, wrk,
+};
 
 const DATASET: &str = "byggnader";
 /// Features per OGC API page.
 const PAGE: usize = 100;
-
-/// A child process that is killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn target_dir() -> PathBuf {
-    PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
-}
-
-/// The release `tvilling` binary (`$TVILLING_BIN` names another).
-fn tvilling_bin() -> Result<PathBuf> {
-    let bin = std::env::var_os("TVILLING_BIN").map_or_else(
-        || target_dir().join("release").join("tvilling"),
-        PathBuf::from,
-    );
-    if !bin.exists() {
-        return Err(format!(
-            "{} not found; build it first: cargo build --release -p tvilling",
-            bin.display()
-        )
-        .into());
-    }
-    Ok(bin)
-}
-
-fn run(cmd: &mut Command) -> Result<String> {
-    let out = cmd.output()?;
-    if !out.status.success() {
-        return Err(format!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr)).into());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-/// `GET path` over HTTP/1.1 with `Connection: close`: status and body.
-fn get(addr: &str, path: &str) -> Result<(u16, String)> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut text = String::new();
-    s.read_to_string(&mut text)?;
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|b| b.1).unwrap_or("");
-    Ok((status, body.to_string()))
-}
-
-/// Waits until `GET path` answers 200.
-fn wait_ready(addr: &str, path: &str, what: &str) -> Result<()> {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(120) {
-        if matches!(get(addr, path), Ok((200, _))) {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Err(format!("{what} did not answer 200 on {path} within 120 s").into())
-}
-
-/// One wrk result.
-struct Load {
-    requests_per_s: f64,
-    latency: String,
-    errors: String,
-}
-
-/// `wrk` for `seconds` over `paths` (taken in turn by every connection) on `addr`.
-fn wrk(addr: &str, paths: &[String], seconds: u64, dir: &Path, name: &str) -> Result<Load> {
-    // wrk's Lua: a list of paths, each request takes the next one.
-    let list = paths
-        .iter()
-        .map(|p| format!("{p:?}"))
-        .collect::<Vec<_>>()
-        .join(",\n");
-    let script = dir.join(format!("{name}.lua"));
-    std::fs::write(
-        &script,
-        format!(
-            "local paths = {{\n{list}\n}}\nlocal i = 0\nrequest = function()\n  i = i % #paths + 1\n  return wrk.format(\"GET\", paths[i])\nend\n\
-             done = function(summary, latency, requests)\n  io.write(string.format(\"non2xx %d errors %d\\n\", summary.errors.status, \
-             summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))\nend\n"
-        ),
-    )?;
-    let out = run(Command::new("wrk")
-        .args(["-t2", "-c16", &format!("-d{seconds}s"), "--latency", "-s"])
-        .arg(&script)
-        .arg(format!("http://{addr}")))?;
-    let rps = out
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| format!("no Requests/sec in wrk's output:\n{out}"))?;
-    let latency = out
-        .lines()
-        .find(|l| l.trim_start().starts_with("50%"))
-        .map(|l| format!("p50 {}", l.trim().trim_start_matches("50%").trim()))
-        .unwrap_or_default();
-    let errors = out
-        .lines()
-        .find(|l| l.starts_with("non2xx"))
-        .unwrap_or("")
-        .to_string();
-    Ok(Load {
-        requests_per_s: rps,
-        latency,
-        errors,
-    })
-}
-
-/// Starts `tvilling serve` on `store`; returns it and its address.
-fn start_tvilling(bin: &Path, store: &Path) -> Result<(Running, String)> {
-    let mut child = Command::new(bin)
-        .arg("--store")
-        .arg(store)
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn,tvilling_web=info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()?;
-    let stderr = child.stderr.take().ok_or("no stderr")?;
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .ok_or("tvilling serve exited before listening")??;
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap_or("").to_string();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.map_while(std::result::Result::ok).for_each(drop));
-    Ok((Running(child), addr))
-}
 
 /// nginx serving the dataset's tile cache at the same URLs as tvilling.
 fn start_nginx(tiles: &Path, dir: &Path) -> Result<(Running, String)> {
@@ -387,15 +238,29 @@ fn main() -> Result<()> {
         bytes as f64 / 1e3 / content.len().max(1) as f64
     );
 
-    let (_server, addr) = start_tvilling(&bin, &store)?;
+    let (_server, addr) = start_tvilling(&bin, &store, &[])?;
     wait_ready(&addr, &format!("/tiles/{DATASET}/tileset.json"), "tvilling")?;
     let mut rows: Vec<String> = Vec::new();
 
     // 1. Tiles.
-    let ours = wrk(&addr, &content, seconds, work.path(), "tiles-tvilling")?;
+    let ours = wrk(
+        &addr,
+        &paths_script(&content),
+        16,
+        seconds,
+        work.path(),
+        "tiles-tvilling",
+    )?;
     let peer = start_nginx(&tiles, work.path()).and_then(|(p, a)| {
         wait_ready(&a, &content[0], "nginx")?;
-        let l = wrk(&a, &content, seconds, work.path(), "tiles-nginx")?;
+        let l = wrk(
+            &a,
+            &paths_script(&content),
+            16,
+            seconds,
+            work.path(),
+            "tiles-nginx",
+        )?;
         drop(p);
         Ok(l)
     });
@@ -425,7 +290,14 @@ fn main() -> Result<()> {
             .map(|o| format!("{prefix}/collections/{DATASET}/items?f=json&limit={PAGE}&offset={o}"))
             .collect()
     };
-    let ours = wrk(&addr, &ogc("/ogcapi"), seconds, work.path(), "ogc-tvilling")?;
+    let ours = wrk(
+        &addr,
+        &paths_script(&ogc("/ogcapi")),
+        16,
+        seconds,
+        work.path(),
+        "ogc-tvilling",
+    )?;
     rows.push(format!(
         "| OGC API items (limit {PAGE}) | tvilling serve | {:.0} items/s | {} | {} |",
         ours.requests_per_s * PAGE as f64,
@@ -438,7 +310,14 @@ fn main() -> Result<()> {
             &format!("/collections/{DATASET}/items?f=json&limit=1"),
             "pygeoapi",
         )?;
-        let l = wrk(&a, &ogc(""), seconds, work.path(), "ogc-pygeoapi")?;
+        let l = wrk(
+            &a,
+            &paths_script(&ogc("")),
+            16,
+            seconds,
+            work.path(),
+            "ogc-pygeoapi",
+        )?;
         drop(p);
         Ok(l)
     });

@@ -2,6 +2,8 @@
 //! tvilling-benches`); results and the commands that produced them are recorded in `benches/RESULTS.md`.
 //! This library holds what the binaries share.
 
+pub mod http;
+
 use std::path::PathBuf;
 
 /// Where generated bench inputs are cached between runs: `$CARGO_TARGET_DIR/bench-data` (or
@@ -11,8 +13,7 @@ use std::path::PathBuf;
 ///
 /// When the folder cannot be created.
 pub fn data_dir() -> std::io::Result<PathBuf> {
-    let dir = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
-        .join("bench-data");
+    let dir = http::target_dir().join("bench-data");
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }

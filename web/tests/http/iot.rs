@@ -346,7 +346,11 @@ async fn concurrent_single_readings_are_committed_together_and_each_answered() {
     assert_eq!(stored(&t.store).await.len(), n);
     // Fewer commits than requests: requests that arrived during a commit shared the next one.
     let st = Store::open(t.store.to_str().unwrap()).unwrap();
-    let commits = st.log(&"iot_observations".parse().unwrap()).await.unwrap().len();
+    let commits = st
+        .log(&"iot_observations".parse().unwrap())
+        .await
+        .unwrap()
+        .len();
     assert!(commits < n, "{commits} commits for {n} requests");
     println!("{n} concurrent single-reading requests: {commits} commits");
 }
