@@ -154,14 +154,14 @@ fn batches(addr: &str, key: &str, ids: &[i64], total: usize, batch: usize) -> Re
 fn singles(addr: &str, key: &str, ids: &[i64], dir: &Path) -> Result<()> {
     let script = format!(
         "wrk.method = \"POST\"\nwrk.headers[\"X-API-Key\"] = \"{key}\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\
-         local ids = {{{}, {}}}\nlocal n = 0\nlocal me = 1\nlocal count = 0\n\
-         setup = function(thread) n = n + 1; thread:set(\"me\", n) end\n\
-         init = function(args) me = tonumber(wrk.thread:get(\"me\")) or 1 end\n\
+         local ids = {{{}, {}}}\nlocal threads = 0\nlocal count = 0\n\
+         -- setup runs once per thread in the main state; thread:set makes `me` a global of that thread.\n\
+         setup = function(thread) threads = threads + 1; thread:set(\"me\", threads) end\n\
          request = function()\n  count = count + 1\n  local t = os.date(\"!%Y-%m-%dT%H:%M:%SZ\", {} + count)\n  \
-         return wrk.format(nil, \"/api/iot/observations\", nil, string.format('[{{\"datastream\":%d,\"time\":\"%s\",\"result\":%d}}]', ids[me], t, count % 100))\nend\n",
+         return wrk.format(nil, \"/api/iot/observations\", nil, string.format('[{{\"datastream\":%d,\"time\":\"%s\",\"result\":%d}}]', ids[me or 1], t, count % 100))\nend\n",
         ids[0],
         ids[1],
-        EPOCH + 400_000_000
+        EPOCH + 10_000_000
     );
     let load = wrk(addr, &script, 64, 10, dir, "iot-singles")?;
     println!(
@@ -191,7 +191,7 @@ async fn mqtt(port: u16, addr: &str, key: &str, ids: &[i64], n: usize) -> Result
     let started = Instant::now();
     for i in 0..n {
         let d = ids[i % ids.len()];
-        let body = json!({"phenomenonTime": rfc3339(EPOCH + 800_000_000 + (i / ids.len()) as i64), "result": i % 50});
+        let body = json!({"phenomenonTime": rfc3339(EPOCH + 20_000_000 + (i / ids.len()) as i64), "result": i % 50});
         client
             .publish(
                 format!("v1.1/Datastreams({d})/Observations"),
