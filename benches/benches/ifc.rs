@@ -6,8 +6,8 @@
 //! replicating its DATA section (entity ids shifted, GlobalIds made unique) until it reaches
 //! `TVILLING_BENCH_IFC_MB` megabytes (default 200). Reports MB/s, elements/s and peak RSS; IfcOpenShell runs in
 //! its own process (`TVILLING_IFC_PYTHON`, default `~/.cache/ifc-venv/bin/python` with `pip install
-//! ifcopenshell`), single-threaded and with its default settings (openings subtracted, which tvilling
-//! does not do: see docs/bim.md), and reports its own time and peak RSS.
+//! ifcopenshell`), single-threaded and with its default settings (openings subtracted by exact booleans;
+//! tvilling cuts convex openings only: see docs/bim.md), and reports its own time and peak RSS.
 //!
 //! Run: `cargo bench -p tvilling-benches --bench ifc`. Results go to `benches/RESULTS.md`. The generated
 //! model is cached under `target/bench-data/`.

@@ -42,11 +42,13 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 const COLUMNS: usize = 13;
 /// The pinned peer.
 const PY3DTILES: &str = "py3dtiles==12.1.1";
-/// Starts py3dtiles' command line with the `spawn` start method.
+/// Starts py3dtiles' command line with the `spawn` start method. Spawned workers import this script again,
+/// so the start has to sit behind the `__main__` guard.
 const SPAWN: &str = "import multiprocessing, sys\n\
-    multiprocessing.set_start_method('spawn', force=True)\n\
     from py3dtiles.command_line import main\n\
-    sys.exit(main())\n";
+    if __name__ == '__main__':\n\
+    \x20   multiprocessing.set_start_method('spawn', force=True)\n\
+    \x20   sys.exit(main())\n";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
