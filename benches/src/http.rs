@@ -57,21 +57,7 @@ pub fn free_port() -> Result<u16> {
 
 /// `GET path` over HTTP/1.1 with `Connection: close`: status and body.
 pub fn get(addr: &str, path: &str) -> Result<(u16, String)> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut text = String::new();
-    s.read_to_string(&mut text)?;
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|b| b.1).unwrap_or("");
-    Ok((status, body.to_string()))
+    request(addr, "GET", path, &[], b"")
 }
 
 /// One HTTP/1.1 request with `Connection: close` and `headers` (`Name: value` lines): status and body.

@@ -57,6 +57,11 @@ impl IotServer {
         self.s.get(path).header("x-api-key", &self.key)
     }
 
+    /// A GET with the key cleared for restricted data.
+    pub fn get_cleared(&self, path: &str) -> reqwest::RequestBuilder {
+        self.s.get(path).header("x-api-key", &self.cleared_key)
+    }
+
     /// Creates a weather station with two Datastreams by deep insert; returns (thing id, datastream ids).
     pub async fn station(&self, name: &str, lon: f64, lat: f64) -> (i64, Vec<i64>) {
         let body = json!({

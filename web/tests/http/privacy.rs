@@ -101,8 +101,7 @@ async fn personal_readings_reach_uncleared_callers_only_as_large_enough_aggregat
     let doc = json(t.get_auth(&path).send().await.unwrap()).await;
     assert_eq!(count(&doc), 0, "{doc}");
     let cleared = json(
-        t.s.get("/sta/v1.1/Observations?$count=true&$top=1")
-            .header("x-api-key", &t.cleared_key)
+        t.get_cleared("/sta/v1.1/Observations?$count=true&$top=1")
             .send()
             .await
             .unwrap(),
@@ -114,12 +113,7 @@ async fn personal_readings_reach_uncleared_callers_only_as_large_enough_aggregat
     // server's catalog has seen the commit: the cleared key lists it.)
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let l =
-            t.s.get("/api/datasets")
-                .header("x-api-key", &t.cleared_key)
-                .send()
-                .await
-                .unwrap();
+        let l = t.get_cleared("/api/datasets").send().await.unwrap();
         if json(l)
             .await
             .to_string()
@@ -277,8 +271,7 @@ async fn a_thing_classified_above_its_collection_is_hidden_from_lower_clearances
     assert_eq!(count(&things), 1, "{things}");
     assert_eq!(things["value"][0]["name"], "Öppen");
     let things = json(
-        t.s.get("/sta/v1.1/Things?$count=true")
-            .header("x-api-key", &t.cleared_key)
+        t.get_cleared("/sta/v1.1/Things?$count=true")
             .send()
             .await
             .unwrap(),

@@ -2,9 +2,8 @@
 //! so after `kill -9` mid-stream and a restart every acknowledged reading is in the store, batches are
 //! whole (none half-written), and resending the batch that got no answer writes it exactly once.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -30,28 +29,6 @@ fn request(addr: &str, method: &str, path: &str, key: &str, body: &str) -> Optio
     s.read_to_string(&mut text).ok()?;
     let status = text.split_whitespace().nth(1)?.parse().ok()?;
     Some((status, text.split_once("\r\n\r\n")?.1.to_string()))
-}
-
-fn start(env: &Env) -> (Child, String) {
-    let mut child = env
-        .command(&["serve", "--addr", "127.0.0.1:0"])
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start tvilling serve");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("tvilling serve exited before listening")
-            .unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || lines.map_while(Result::ok).count());
-    (child, addr)
 }
 
 fn batch(ds: i64, n: usize) -> String {
@@ -95,7 +72,7 @@ fn every_acknowledged_reading_survives_kill_9_and_a_resent_batch_is_stored_once(
         .as_str()
         .unwrap()
         .to_string();
-    let (mut child, addr) = start(&env);
+    let (mut child, addr, _log) = crate::serve::start(&env);
     let thing = json!({
         "name": "Mast 1",
         "Locations": [{"name": "mast", "location": {"type": "Point", "coordinates": [13.0, 55.6]}}],
@@ -145,7 +122,7 @@ fn every_acknowledged_reading_survives_kill_9_and_a_resent_batch_is_stored_once(
     assert_eq!(n, distinct, "no reading twice");
 
     // After a restart the client resends the batch that got no answer: stored exactly once.
-    let (mut child, addr) = start(&env);
+    let (mut child, addr, _log) = crate::serve::start(&env);
     let (status, body) = request(
         &addr,
         "POST",

@@ -32,7 +32,7 @@ fn get(addr: &str, path: &str) -> (u16, String) {
 
 /// Starts `tvilling serve` on a free loopback port; returns the process, its address and a thread that
 /// drains (and finally returns) its log so the server never blocks on a full pipe.
-fn start(env: &Env) -> (Child, String, JoinHandle<Vec<String>>) {
+pub fn start(env: &Env) -> (Child, String, JoinHandle<Vec<String>>) {
     let mut child = env
         .command(&["serve", "--addr", "127.0.0.1:0"])
         .env("RUST_LOG", "info")
