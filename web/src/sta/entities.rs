@@ -115,7 +115,8 @@ impl Set {
             ),
             Set::Datastreams => format!(
                 "SELECT datastream_id AS id, name, description, observation_type AS \"observationType\", \
-                 unit_name, unit_symbol, unit_definition, thing_id, sensor_id, property_id FROM {ds} \
+                 unit_name, unit_symbol, unit_definition, thing_id, sensor_id, property_id, \
+                 datastream_properties AS properties FROM {ds} \
                  WHERE datastream_id IS NOT NULL"
             ),
             Set::Observations => format!(
@@ -261,16 +262,18 @@ impl Set {
         e.insert("@iot.id".into(), idv);
         e.insert("@iot.selfLink".into(), json!(me));
         let get = |k: &str| row.get(k).cloned().unwrap_or(Value::Null);
+        // Free properties are stored as JSON text.
+        let properties = || {
+            row.get("properties")
+                .and_then(Value::as_str)
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or(Value::Null)
+        };
         match self {
             Set::Things => {
                 e.insert("name".into(), get("name"));
                 e.insert("description".into(), get("description"));
-                let props = row
-                    .get("properties")
-                    .and_then(Value::as_str)
-                    .and_then(|s| serde_json::from_str(s).ok())
-                    .unwrap_or(Value::Null);
-                e.insert("properties".into(), props);
+                e.insert("properties".into(), properties());
             }
             Set::Locations | Set::FeaturesOfInterest => {
                 e.insert("name".into(), get("name"));
@@ -301,6 +304,7 @@ impl Set {
                 for k in ["name", "description", "observationType"] {
                     e.insert(k.into(), get(k));
                 }
+                e.insert("properties".into(), properties());
                 e.insert(
                     "unitOfMeasurement".into(),
                     json!({"name": get("unit_name"), "symbol": get("unit_symbol"),

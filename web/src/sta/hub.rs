@@ -11,6 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ use super::wal::Wal;
 use crate::catalog::latest_version;
 use crate::error::{ApiError, ApiResult};
 
+/// Every this many flushes of the log, the observations' small files are packed into large ones.
+const COMPACT_EVERY: u64 = 60;
 /// How many readings the live feed buffers for a slow subscriber before it skips ahead.
 const LIVE_BUFFER: usize = 4096;
 /// At most this many problems are listed in one refusal.
@@ -102,6 +105,7 @@ pub struct IotHub {
     tail: Arc<std::sync::Mutex<Tail>>,
     loaded: Arc<OnceCell<()>>,
     flushing: Arc<Mutex<()>>,
+    flushes: Arc<AtomicU64>,
     wake: Arc<Notify>,
 }
 
@@ -128,6 +132,7 @@ impl IotHub {
             tail: Arc::default(),
             loaded: Arc::default(),
             flushing: Arc::default(),
+            flushes: Arc::default(),
             wake: Arc::default(),
         }
     }
@@ -261,33 +266,44 @@ impl IotHub {
             )
         }
         .await;
-        let mut tail = self.tail();
-        match result {
-            Ok(o) => {
-                tail.flushed(
-                    &batch,
-                    tvilling_core::iot::ObservationVersions {
-                        observations: o.version,
-                        restricted: o.restricted_version,
-                    },
-                );
-                tracing::debug!(
-                    readings = batch.len(),
-                    written = o.written,
-                    "flushed the IoT log"
-                );
-                if let Some(wal) = &tail.wal {
-                    wal.remove_through(closed)
-                        .map_err(|e| log_error(&self.wal_dir, e))?;
-                }
-                Ok(())
-            }
+        let o = match result {
+            Ok(o) => o,
             Err(e) => {
+                let mut tail = self.tail();
                 let later = std::mem::replace(&mut tail.pending, batch);
                 tail.pending.extend(later);
                 tracing::error!("flushing the IoT log to the store failed, will retry: {e}");
-                Err(e)
+                return Err(e);
             }
+        };
+        {
+            let mut tail = self.tail();
+            tail.flushed(
+                &batch,
+                tvilling_core::iot::ObservationVersions {
+                    observations: o.version,
+                    restricted: o.restricted_version,
+                },
+            );
+            tracing::debug!(readings = batch.len(), written = o.written, "flushed the IoT log");
+            if let Some(wal) = &tail.wal {
+                wal.remove_through(closed)
+                    .map_err(|e| log_error(&self.wal_dir, e))?;
+            }
+        }
+        let n = self.flushes.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_multiple_of(COMPACT_EVERY) {
+            self.compact(store, &how).await;
+        }
+        Ok(())
+    }
+
+    /// Packs the files of the flushes so far into large ones (see [`Store::compact_observations`]); a
+    /// failure only costs read speed, so it is logged and the next round tries again.
+    async fn compact(&self, store: &Store, how: &IotWrite) {
+        match store.compact_observations(&self.names, how).await {
+            Ok(v) => self.tail().versions = v,
+            Err(e) => tracing::warn!("compacting the IoT observations failed (retried later): {e}"),
         }
     }
 

@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 use tvilling_core::arrow::array::TimestampMillisecondArray;
 use tvilling_core::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use tvilling_core::arrow::ipc::writer::StreamWriter;
+use tvilling_core::iot::{IotNames, IotWrite};
+use tvilling_core::{At, DatasetName, Provenance, QualityReport, Store};
 use tvilling_web::ServerConfig;
 
 use crate::iot::{iot_server, readings};
@@ -210,4 +212,63 @@ async fn arrow_ipc_batches_are_stored_like_json_and_deduplicated_before_the_flus
             .contains("Arrow IPC")
     );
     assert_eq!(t.stored().await.len(), 600);
+}
+
+#[tokio::test]
+async fn compaction_packs_the_flushes_files_and_keeps_every_reading() {
+    let t = iot_server(ServerConfig::default()).await;
+    let (_, ds) = t.station("Visby", 18.3, 57.64).await;
+    // Three flushes: three small files.
+    for part in 0..3 {
+        let batch = readings(ds[0], part * 10, 10, 0.0);
+        t.post("/api/iot/observations", Value::Array(batch).to_string())
+            .send()
+            .await
+            .unwrap();
+        t.flush().await;
+    }
+    let before = t.stored().await;
+    assert_eq!(before.len(), 30);
+    let st = Store::open(t.store.to_str().unwrap()).unwrap();
+    let name: DatasetName = "iot_observations".parse().unwrap();
+    let table = st.table(&name, At::Latest).await.unwrap();
+    assert_eq!(table.get_file_uris().unwrap().count(), 3);
+    let names = IotNames::new(&"iot".parse().unwrap());
+    let how = IotWrite {
+        provenance: Provenance {
+            source_uri: "test:compaction".into(),
+            sha256: String::new(),
+            bytes: 0,
+            layer: None,
+            tool: "test".into(),
+            user: "test".into(),
+            host: "localhost".into(),
+            started: chrono::Utc::now(),
+            mode: "compact".into(),
+            rows_read: 0,
+            rows_written: 0,
+            rows_rejected: 0,
+            options: Default::default(),
+            source_metadata: Value::Null,
+        },
+        quality: QualityReport::default(),
+        classification: None,
+        owner: None,
+        licence: None,
+    };
+    let v = st.compact_observations(&names, &how).await.unwrap();
+    let table = st.table(&name, At::Latest).await.unwrap();
+    assert_eq!(v.observations, table.version());
+    assert_eq!(table.get_file_uris().unwrap().count(), 1);
+    assert_eq!(t.stored().await, before);
+    // The server's tail did not see the compaction: its next flush checks the store, still no duplicate.
+    let again = json(
+        t.post("/api/iot/observations", Value::Array(readings(ds[0], 25, 10, 0.0)).to_string())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((again["written"].as_u64(), again["duplicates"].as_u64()), (Some(5), Some(5)));
+    assert_eq!(t.stored().await.len(), 35);
 }

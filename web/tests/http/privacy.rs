@@ -57,6 +57,15 @@ async fn personal_readings_reach_uncleared_callers_only_as_large_enough_aggregat
     for n in 0..2 {
         b.push(apartment(&t, "Rosengård 2", 2101 + n).await);
     }
+    // The Datastream's own properties are part of its SensorThings entity.
+    let ds = json(
+        t.get_cleared(&format!("/sta/v1.1/Datastreams({})", a[0]))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(ds["properties"], json!({"personal": true}), "{ds}");
     // Apartment i of house A uses i+1 kWh every minute; house B 10 kWh.
     let mut batch = readings(weather[0], 0, 10, 0.0);
     for (i, d) in a.iter().enumerate() {

@@ -374,6 +374,27 @@ impl Store {
         })
     }
 
+    /// Packs the small files of both observations datasets (one per flush of a server's log) into large
+    /// ones ([`Store::compact_locked`]); returns their versions afterwards.
+    pub async fn compact_observations(
+        &self,
+        names: &IotNames,
+        how: &IotWrite,
+    ) -> Result<ObservationVersions> {
+        let mut out = ObservationVersions::default();
+        for (name, v) in [
+            (&names.observations, &mut out.observations),
+            (&names.restricted_observations, &mut out.restricted),
+        ] {
+            if !self.exists(name).await {
+                continue;
+            }
+            let _lock = self.lock(name)?;
+            *v = self.compact_locked(&how.request(name, 0, false)).await?.version;
+        }
+        Ok(out)
+    }
+
     /// The (datastream, µs) keys of `obs` that either observations dataset of the collection holds.
     pub async fn stored_observation_keys(
         &self,

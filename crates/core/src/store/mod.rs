@@ -11,6 +11,7 @@
 //! and become visible only through the atomic log commit, so a killed writer leaves at most unreferenced
 //! files that readers never see (`VACUUM` removes them).
 
+mod compact;
 mod history;
 mod lock;
 mod order;
@@ -26,6 +27,7 @@ use url::Url;
 use crate::error::near_misses;
 use crate::{DatasetName, Error, Result};
 
+pub use compact::Compaction;
 pub use history::VersionInfo;
 pub use lock::DatasetLock;
 pub use read::DatasetInfo;

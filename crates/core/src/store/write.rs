@@ -476,7 +476,7 @@ fn merged_properties(req: &WriteRequest, old: &DatasetProperties) -> Result<Data
     Ok(merged)
 }
 
-fn commit_metadata(req: &WriteRequest) -> Result<HashMap<String, serde_json::Value>> {
+pub(super) fn commit_metadata(req: &WriteRequest) -> Result<HashMap<String, serde_json::Value>> {
     let record = serde_json::json!({ "provenance": req.provenance, "quality": req.quality });
     Ok(HashMap::from([(COMMIT_KEY.to_string(), record)]))
 }
@@ -505,7 +505,7 @@ async fn already_ingested(table: &DeltaTable, prov: &Provenance) -> Result<Optio
     Ok(None)
 }
 
-fn conflict_or(name: &DatasetName, e: deltalake::DeltaTableError) -> Error {
+pub(super) fn conflict_or(name: &DatasetName, e: deltalake::DeltaTableError) -> Error {
     let msg = e.to_string();
     if msg.contains("already exists") || msg.contains("onflict") || msg.contains("concurrent") {
         Error::Conflict {
