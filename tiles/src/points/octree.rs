@@ -126,6 +126,10 @@ pub fn build(
 }
 
 /// One point per occupied cell of a `cells`³ grid (the lowest index), and the rest; both ascending.
+///
+/// `idx` is ascending, so one pass that keeps the first point of each cell gives both lists in order;
+/// the occupied cells are a bitmap (at most [`GRID`]³ bits, 256 KiB), which keeps the pass linear and
+/// in cache instead of sorting every point of every level.
 fn subsample(
     positions: &[[f64; 3]],
     idx: &[u32],
@@ -133,24 +137,26 @@ fn subsample(
     size: f64,
     cells: u32,
 ) -> (Vec<u32>, Vec<u32>) {
-    let mut keyed: Vec<(u64, u32)> = idx
-        .iter()
-        .map(|&i| (cell_key(positions[i as usize], lo, size, cells), i))
-        .collect();
-    keyed.par_sort_unstable();
+    let n = cells as usize;
+    let mut seen = vec![0u64; (n * n * n).div_ceil(64)];
     let mut kept = Vec::new();
     let mut rest = Vec::with_capacity(idx.len());
-    let mut last = None;
-    for (key, i) in keyed {
-        if last == Some(key) {
-            rest.push(i);
-        } else {
+    for &i in idx {
+        let key = cell_key(positions[i as usize], lo, size, cells);
+        let (x, y, z) = (
+            (key >> 42) as usize,
+            (key >> 21 & 0x1f_ffff) as usize,
+            (key & 0x1f_ffff) as usize,
+        );
+        let bit = (x * n + y) * n + z;
+        let (word, mask) = (bit / 64, 1u64 << (bit % 64));
+        if seen[word] & mask == 0 {
+            seen[word] |= mask;
             kept.push(i);
-            last = Some(key);
+        } else {
+            rest.push(i);
         }
     }
-    kept.par_sort_unstable();
-    rest.par_sort_unstable();
     (kept, rest)
 }
 
@@ -165,6 +171,53 @@ mod tests {
     fn all(n: &Node, out: &mut Vec<u32>) {
         out.extend(&n.points);
         n.children.iter().for_each(|c| all(c, out));
+    }
+
+    /// The former sort-based subsample: the lowest index per cell, both lists ascending.
+    fn subsample_by_sorting(
+        positions: &[[f64; 3]],
+        idx: &[u32],
+        lo: [f64; 3],
+        size: f64,
+        cells: u32,
+    ) -> (Vec<u32>, Vec<u32>) {
+        let mut keyed: Vec<(u64, u32)> = idx
+            .iter()
+            .map(|&i| (cell_key(positions[i as usize], lo, size, cells), i))
+            .collect();
+        keyed.sort_unstable();
+        let (mut kept, mut rest, mut last) = (vec![], vec![], None);
+        for (key, i) in keyed {
+            if last == Some(key) {
+                rest.push(i);
+            } else {
+                kept.push(i);
+                last = Some(key);
+            }
+        }
+        kept.sort_unstable();
+        rest.sort_unstable();
+        (kept, rest)
+    }
+
+    #[test]
+    fn the_bitmap_subsample_equals_sorting() {
+        // Scattered points, some on the cube's faces and some outside it (clamped into the edge cells).
+        let positions: Vec<[f64; 3]> = (0..20_000u32)
+            .map(|i| {
+                let f = |k: u32| {
+                    f64::from((i.wrapping_mul(2_654_435_761).rotate_left(k)) % 10_007) / 97.0 - 1.0
+                };
+                [f(0), f(11), f(23)]
+            })
+            .collect();
+        let idx: Vec<u32> = (0..positions.len() as u32).filter(|i| i % 3 != 1).collect();
+        for cells in [128, 64, 2] {
+            assert_eq!(
+                subsample(&positions, &idx, [0.0; 3], 100.0, cells),
+                subsample_by_sorting(&positions, &idx, [0.0; 3], 100.0, cells)
+            );
+        }
     }
 
     #[test]
