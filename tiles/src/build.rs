@@ -484,12 +484,22 @@ fn content(ctx: &Ctx, address: &str, fs: &[usize], detail: Detail) -> Result<Bui
 
 /// Meshes the features and writes the glb; `None` when no feature has a usable surface.
 fn make(ctx: &Ctx, fs: &[usize], detail: Detail) -> Result<Option<(Vec<u8>, ContentInfo)>> {
-    let projector = Projector::new(ctx.crs, &ctx.geoid)?;
+    Projector::with(ctx.crs, &ctx.geoid, |projector| {
+        make_with(ctx, projector, fs, detail)
+    })
+}
+
+fn make_with(
+    ctx: &Ctx,
+    projector: &Projector,
+    fs: &[usize],
+    detail: Detail,
+) -> Result<Option<(Vec<u8>, ContentInfo)>> {
     let mut meshes: Vec<(usize, FeatureMesh)> = Vec::with_capacity(fs.len());
     let mut deviation: f64 = 0.0;
     for &f in fs {
         let feature = &ctx.features[f];
-        let mesh = match feature_mesh(ctx, &projector, feature.row, detail) {
+        let mesh = match feature_mesh(ctx, projector, feature.row, detail) {
             Ok(Some((m, dev))) => {
                 deviation = deviation.max(dev);
                 m

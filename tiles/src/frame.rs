@@ -201,6 +201,33 @@ impl Projector {
         })
     }
 
+    /// Runs `f` with this thread's projector for `crs` and `geoid`, made on first use. Creating a PROJ
+    /// transformation searches PROJ's database (milliseconds); tilers that made one per chunk of points
+    /// or per tile spent most of their time there.
+    pub fn with<R>(
+        crs: Crs,
+        geoid: &GeoidInfo,
+        f: impl FnOnce(&Projector) -> Result<R>,
+    ) -> Result<R> {
+        thread_local! {
+            static CACHED: std::cell::RefCell<Option<(Crs, Option<String>, Projector)>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        CACHED.with(|cell| {
+            let mut cached = cell.borrow_mut();
+            let fresh = !matches!(&*cached, Some((c, g, _)) if *c == crs && *g == geoid.grid);
+            if fresh {
+                *cached = Some((crs, geoid.grid.clone(), Projector::new(crs, geoid)?));
+            }
+            match &*cached {
+                Some((_, _, p)) => f(p),
+                None => Err(Error::Internal(
+                    "the projector cache is empty (a bug)".into(),
+                )),
+            }
+        })
+    }
+
     /// Longitude and latitude (degrees, WGS 84) of a dataset coordinate.
     pub fn lon_lat(&self, x: f64, y: f64) -> Result<(f64, f64)> {
         let (lon, lat) = self.to_lonlat.convert((x, y)).map_err(|e| {

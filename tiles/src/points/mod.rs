@@ -368,41 +368,42 @@ fn convert(batch: &RecordBatch, crs: Crs, geoid: &GeoidInfo, enu: &Enu) -> Resul
         .collect::<Vec<_>>()
         .into_par_iter()
         .map(|start| {
-            // PROJ handles are not Send: one per chunk.
-            let projector = Projector::new(crs, geoid)?;
-            let mut out = Points::default();
-            let mut n_geoid = None;
-            for i in start..(start + CHUNK).min(n) {
-                let (Some(px), Some(py), Some(pz)) = (x[i], y[i], z[i]) else {
-                    continue;
-                };
-                if !(px.is_finite() && py.is_finite() && pz.is_finite()) {
-                    continue;
+            // PROJ handles are not Send: each worker thread keeps its own.
+            Projector::with(crs, geoid, |projector| {
+                let mut out = Points::default();
+                let mut n_geoid = None;
+                for i in start..(start + CHUNK).min(n) {
+                    let (Some(px), Some(py), Some(pz)) = (x[i], y[i], z[i]) else {
+                        continue;
+                    };
+                    if !(px.is_finite() && py.is_finite() && pz.is_finite()) {
+                        continue;
+                    }
+                    let sep = match n_geoid {
+                        Some(s) => s,
+                        None => {
+                            let (lon, lat) = projector.lon_lat(px, py)?;
+                            let s = projector.geoid_height(lon, lat);
+                            n_geoid = Some(s);
+                            s
+                        }
+                    };
+                    out.enu.push(enu.local(projector.ecef([px, py, pz], sep)?));
+                    out.z.push(pz);
+                    out.intensity
+                        .push(intensity[i].map_or(0, |v| v.clamp(0, 65_535) as u16));
+                    out.class
+                        .push(class[i].map_or(0, |v| v.clamp(0, 255) as u8));
+                    let rgb = match (r[i], g[i], b[i]) {
+                        (Some(r), Some(g), Some(b)) => {
+                            Some([r, g, b].map(|c| c.clamp(0, 65_535) as u16))
+                        }
+                        _ => None,
+                    };
+                    out.rgb.push(rgb);
                 }
-                let sep = match n_geoid {
-                    Some(s) => s,
-                    None => {
-                        let (lon, lat) = projector.lon_lat(px, py)?;
-                        let s = projector.geoid_height(lon, lat);
-                        n_geoid = Some(s);
-                        s
-                    }
-                };
-                out.enu.push(enu.local(projector.ecef([px, py, pz], sep)?));
-                out.z.push(pz);
-                out.intensity
-                    .push(intensity[i].map_or(0, |v| v.clamp(0, 65_535) as u16));
-                out.class
-                    .push(class[i].map_or(0, |v| v.clamp(0, 255) as u8));
-                let rgb = match (r[i], g[i], b[i]) {
-                    (Some(r), Some(g), Some(b)) => {
-                        Some([r, g, b].map(|c| c.clamp(0, 65_535) as u16))
-                    }
-                    _ => None,
-                };
-                out.rgb.push(rgb);
-            }
-            Ok(out)
+                Ok(out)
+            })
         })
         .collect();
     let mut all = Points::default();
