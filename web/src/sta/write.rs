@@ -35,14 +35,17 @@ pub(crate) async fn writer(state: &AppState, headers: &HeaderMap) -> ApiResult<C
         ));
     }
     let names = &state.iot.names;
-    let class = if state.store.exists(&names.datastreams).await {
-        state
-            .store
-            .properties(&names.datastreams)
-            .await?
-            .classification
-    } else {
-        tvilling_core::Classification::Internal
+    // The catalog first: opening the Delta table on every request would cost more than the write.
+    let class = match state.catalog.get(&names.datastreams) {
+        Some(e) => e.props.classification,
+        None if state.store.exists(&names.datastreams).await => {
+            state
+                .store
+                .properties(&names.datastreams)
+                .await?
+                .classification
+        }
+        None => tvilling_core::Classification::Internal,
     };
     if !caller.may_read(class) {
         return Err(ApiError::NotFound(format!(
