@@ -77,6 +77,17 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// A session with every dataset of `store` registered at its newest version.
     pub async fn open(store: &Store, options: QueryOptions) -> Result<Session> {
+        let names = store.datasets().await?;
+        Session::open_datasets(store, options, &names).await
+    }
+
+    /// A session with only `names` as tables: a service that knows what it will query (SensorThings
+    /// over one IoT collection) does not pay for opening every dataset of the store.
+    pub async fn open_datasets(
+        store: &Store,
+        options: QueryOptions,
+        names: &[tvilling_core::DatasetName],
+    ) -> Result<Session> {
         let mut config = SessionConfig::new().with_information_schema(true);
         if let Some(n) = options.target_partitions {
             config = config.with_target_partitions(n.max(1));
@@ -96,8 +107,8 @@ impl Session {
         crate::functions::register(&ctx);
         ctx.register_udtf("table_at", Arc::new(TableAt::new(store.clone())));
         ctx.register_udtf("st_knn", Arc::new(crate::knn::StKnn::new(store.clone())));
-        for name in store.datasets().await? {
-            let table = DatasetTable::load(store, &name, At::Latest).await?;
+        for name in names {
+            let table = DatasetTable::load(store, name, At::Latest).await?;
             ctx.register_table(name.as_str(), Arc::new(table))?;
         }
         Ok(Session { ctx, options })

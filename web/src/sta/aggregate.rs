@@ -168,7 +168,9 @@ pub async fn aggregates(
             if members.is_empty() || tables.is_empty() {
                 return Ok(vec![]);
             }
-            let session = Session::open(&store, options).await?;
+            let opened: Vec<tvilling_core::DatasetName> =
+                tables.iter().filter_map(|t| t.parse().ok()).collect();
+            let session = Session::open_datasets(&store, options, &opened).await?;
             let schema = Arc::new(Schema::new(vec![
                 Field::new("datastream_id", DataType::Int64, false),
                 Field::new("grp", DataType::Utf8, false),

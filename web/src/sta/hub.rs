@@ -285,7 +285,11 @@ impl IotHub {
                     restricted: o.restricted_version,
                 },
             );
-            tracing::debug!(readings = batch.len(), written = o.written, "flushed the IoT log");
+            tracing::debug!(
+                readings = batch.len(),
+                written = o.written,
+                "flushed the IoT log"
+            );
             if let Some(wal) = &tail.wal {
                 wal.remove_through(closed)
                     .map_err(|e| log_error(&self.wal_dir, e))?;

@@ -390,6 +390,13 @@ pub(crate) async fn ctx(state: &AppState, headers: &HeaderMap, caller: &Caller) 
         );
         tables.push(names.restricted_observations.to_string());
     }
+    // Only the collection's tables: opening every dataset of the store per request would dominate.
+    let mut opened: Vec<tvilling_core::DatasetName> = vec![names.datastreams.clone()];
+    for t in &tables {
+        if let Ok(n) = t.parse() {
+            opened.push(n);
+        }
+    }
     let columns = "datastream_id, phenomenon_time, result_time, result, result_quality";
     let obs = match &tables[..] {
         [one] => format!("\"{one}\""),
@@ -403,7 +410,7 @@ pub(crate) async fn ctx(state: &AppState, headers: &HeaderMap, caller: &Caller) 
         ),
     };
     Ok(Ctx {
-        session: Session::open(&state.store, options).await?,
+        session: Session::open_datasets(&state.store, options, &opened).await?,
         ds,
         obs,
         has_obs: !tables.is_empty(),
