@@ -187,12 +187,18 @@ export function setUpSensors(app) {
   });
   $("sensors-go").addEventListener("click", () => flyTo());
 
-  function flyTo() {
-    const points = [...groups.values()].map((g) => g.position);
-    if (!points.length) return Promise.resolve();
+  /** Flies to the pins where they are drawn: on the buildings and terrain under them when loaded. */
+  async function flyTo() {
+    const points = [...groups.values()].map((g) => {
+      // The height the pin is clamped to (the tiles loaded under it, else the globe; undefined: 0).
+      const c = Cesium.Cartographic.fromCartesian(g.position);
+      c.height = scene.getHeight(c, Cesium.HeightReference.CLAMP_TO_GROUND) ?? 0;
+      return Cesium.Cartographic.toCartesian(c);
+    });
+    if (!points.length) return;
     const sphere = Cesium.BoundingSphere.fromPoints(points);
-    sphere.radius = Math.max(sphere.radius, 60); // one sensor: still a street's view around it
-    return new Promise((complete) => viewer.camera.flyToBoundingSphere(sphere, { duration: 0.5, complete, cancel: complete }));
+    sphere.radius = Math.max(sphere.radius, 30); // one sensor: still a house's view around it
+    await new Promise((complete) => viewer.camera.flyToBoundingSphere(sphere, { duration: 0.5, complete, cancel: complete }));
   }
 
   return {
