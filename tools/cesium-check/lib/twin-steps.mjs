@@ -121,6 +121,8 @@ export async function liveSensors(page, opts, result) {
     timeout: opts.timeout,
   });
   await page.evaluate(() => window.tvilling.sensors.flyTo());
+  // The building under the pins, for the screenshot (the pins stand on it once its tiles are in).
+  if (opts.bim) await tilesLoaded(page, opts.bim, opts.timeout);
   await frames(page, 5);
   out.labels = await page.evaluate(() => window.tvilling.sensors.labels());
   const places = new Set(latest.filter((d) => d.lon !== null).map((d) => `${d.thing}|${d.lon}|${d.lat}`));
