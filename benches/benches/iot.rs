@@ -1,9 +1,11 @@
 //! Sensor readings under load (issue 7), against the release `tvilling serve` on loopback, every reading
-//! acknowledged only after its Delta commit:
+//! acknowledged only after it is synced to disk in the server's write-ahead log:
 //!
 //! 1. **HTTP batch**: NDJSON batches of `TVILLING_BENCH_IOT_BATCH` readings (default 100 000) from two
 //!    clients at once, `TVILLING_BENCH_IOT_READINGS` readings in all (default 10 000 000) over
-//!    `TVILLING_BENCH_IOT_STREAMS` Datastreams (default 10 000): sustained readings/s. Goal ≥ 1 M/s.
+//!    `TVILLING_BENCH_IOT_STREAMS` Datastreams (default 10 000): sustained readings/s, and the same as
+//!    Arrow IPC batches (another 10 000 000 by default), each until the store holds them all (a SQL
+//!    count, which flushes the log). Goal ≥ 1 M/s.
 //! 2. **Single readings**: `wrk`, 64 connections, one reading per request: requests/s, p50 and p99.
 //!    Goal ≥ 20 k/s with p99 < 10 ms.
 //! 3. **MQTT**: a Mosquitto broker on loopback (Debian), `tvilling serve --mqtt`, 200 000 readings
@@ -141,9 +143,91 @@ fn batches(addr: &str, key: &str, ids: &[i64], total: usize, batch: usize) -> Re
         }
         Ok(n)
     })?;
+    let acked = started.elapsed().as_secs_f64();
+    count_stored(addr, key)?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
-        "HTTP batch: {written} readings in {count} batches of {} from 2 clients: {seconds:.1} s, {:.0} readings/s",
+        "HTTP NDJSON batch: {written} readings in {count} batches of {} from 2 clients: acknowledged after \
+         {acked:.1} s, in the store after {seconds:.1} s: {:.0} readings/s",
+        per_stream * ids.len(),
+        written as f64 / seconds
+    );
+    Ok(written as f64 / seconds)
+}
+
+/// Step 1b: `total` readings in Arrow IPC batches from two clients, times after the JSON ones.
+fn arrow_batches(addr: &str, key: &str, ids: &[i64], total: usize, batch: usize) -> Result<f64> {
+    use std::sync::Arc;
+    use tvilling_core::arrow::array::{
+        Float64Array, Int64Array, RecordBatch, TimestampSecondArray,
+    };
+    use tvilling_core::arrow::ipc::writer::StreamWriter;
+    let per_stream = (batch / ids.len()).max(1);
+    let count = total / (per_stream * ids.len());
+    let base = EPOCH + 5_000_000;
+    let make = |k: usize| -> std::result::Result<Vec<u8>, String> {
+        let n = per_stream * ids.len();
+        let (mut ds, mut t, mut r) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for m in 0..per_stream {
+            for (i, d) in ids.iter().enumerate() {
+                ds.push(*d);
+                t.push(base + ((k * per_stream + m) * 60) as i64);
+                r.push((i % 97) as f64 + ((k + m) % 10) as f64 / 10.0);
+            }
+        }
+        let b = RecordBatch::try_from_iter([
+            ("datastream", Arc::new(Int64Array::from(ds)) as _),
+            (
+                "time",
+                Arc::new(TimestampSecondArray::from(t).with_timezone("UTC")) as _,
+            ),
+            ("result", Arc::new(Float64Array::from(r)) as _),
+        ])
+        .map_err(|e| e.to_string())?;
+        let mut out = vec![];
+        let mut w = StreamWriter::try_new(&mut out, &b.schema()).map_err(|e| e.to_string())?;
+        w.write(&b).map_err(|e| e.to_string())?;
+        w.finish().map_err(|e| e.to_string())?;
+        drop(w);
+        Ok(out)
+    };
+    let before = count_stored(addr, key)?;
+    let started = Instant::now();
+    std::thread::scope(|s| -> Result<()> {
+        let workers: Vec<_> = (0..2)
+            .map(|w| {
+                let make = &make;
+                s.spawn(move || -> std::result::Result<(), String> {
+                    for k in (w..count).step_by(2) {
+                        let body = make(k)?;
+                        post(
+                            addr,
+                            key,
+                            "/api/iot/observations",
+                            "application/vnd.apache.arrow.stream",
+                            &body,
+                        )
+                        .map_err(|e| e.to_string())?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().map_err(|_| "a client thread panicked")??;
+        }
+        Ok(())
+    })?;
+    let acked = started.elapsed().as_secs_f64();
+    let written = count_stored(addr, key)? - before;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "HTTP Arrow IPC batch: {written} readings in {count} batches of {}: acknowledged after {acked:.1} s, \
+         in the store after {seconds:.1} s: {:.0} readings/s",
         per_stream * ids.len(),
         written as f64 / seconds
     );
@@ -173,7 +257,7 @@ fn singles(addr: &str, key: &str, ids: &[i64], dir: &Path) -> Result<()> {
 
 /// Step 3: MQTT through Mosquitto.
 async fn mqtt(port: u16, addr: &str, key: &str, ids: &[i64], n: usize) -> Result<()> {
-    let before = count(addr, key)?;
+    let before = count_stored(addr, key)?;
     let mut o = MqttOptions::new("bench-publisher", "127.0.0.1", port);
     o.set_inflight(1000);
     let (client, mut events) = AsyncClient::new(o, 10_000);
@@ -205,7 +289,7 @@ async fn mqtt(port: u16, addr: &str, key: &str, ids: &[i64], n: usize) -> Result
         .map_err(|e| format!("the publisher lost the broker: {e}"))?;
     let published = started.elapsed().as_secs_f64();
     let deadline = Instant::now() + Duration::from_secs(600);
-    while count(addr, key)? < before + n as u64 {
+    while count_stored(addr, key)? < before + n as u64 {
         if Instant::now() > deadline {
             return Err("the MQTT readings did not all arrive within 10 minutes".into());
         }
@@ -219,7 +303,7 @@ async fn mqtt(port: u16, addr: &str, key: &str, ids: &[i64], n: usize) -> Result
     Ok(())
 }
 
-fn count(addr: &str, key: &str) -> Result<u64> {
+fn count_stored(addr: &str, key: &str) -> Result<u64> {
     let q = json!({"sql": "SELECT count(*) AS n FROM iot_observations", "format": "json"});
     let doc = post(
         addr,
@@ -312,6 +396,7 @@ async fn main() -> Result<()> {
     println!("{} Datastreams created", ids.len());
 
     batches(&addr, &key, &ids, readings, batch)?;
+    arrow_batches(&addr, &key, &ids, readings, batch)?;
     singles(&addr, &key, &ids, work.path())?;
     mqtt(port, &addr, &key, &ids, mqtt_n).await?;
     latest(&addr, &key, &ids, work.path())?;

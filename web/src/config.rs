@@ -83,6 +83,27 @@ pub struct IotConfig {
     /// Personal readings reach callers without clearance for restricted data only as aggregates over at
     /// least this many Datastreams (GET /api/iot/aggregates); smaller groups are withheld.
     pub min_group_size: usize,
+    /// Readings are durable in the write-ahead log once acknowledged and reach the store's observations
+    /// dataset at the latest this many seconds later (sooner when `flush_readings` wait, and before any
+    /// read of the observations through the server).
+    pub flush_seconds: f64,
+    /// Flush the write-ahead log to the store as soon as this many readings wait.
+    pub flush_readings: usize,
+}
+
+impl IotConfig {
+    /// When the hub flushes its log; a zero, negative or non-finite `flush_seconds` counts as one second.
+    pub fn flush_policy(&self) -> crate::sta::hub::FlushPolicy {
+        let secs = if self.flush_seconds.is_finite() && self.flush_seconds > 0.0 {
+            self.flush_seconds
+        } else {
+            1.0
+        };
+        crate::sta::hub::FlushPolicy {
+            every: std::time::Duration::from_secs_f64(secs.min(86_400.0)),
+            readings: self.flush_readings.max(1),
+        }
+    }
 }
 
 impl Default for IotConfig {
@@ -91,6 +112,8 @@ impl Default for IotConfig {
             collection: "iot".into(),
             mqtt: None,
             min_group_size: 5,
+            flush_seconds: 10.0,
+            flush_readings: 1_000_000,
         }
     }
 }

@@ -111,6 +111,9 @@ pub enum Error {
         /// Why not.
         why: String,
     },
+    /// The IoT write-ahead log left by an earlier run cannot be stored.
+    #[error("cannot store the readings left in the IoT write-ahead log: {0}")]
+    IotLog(String),
     /// `server.iot.mqtt` cannot be used.
     #[error("{0}")]
     Mqtt(String),
@@ -152,7 +155,7 @@ impl Server {
         let collection = &options.server.iot.collection;
         let iot = collection
             .parse::<tvilling_core::DatasetName>()
-            .map(|name| sta::hub::IotHub::new(&name))
+            .map(|name| sta::hub::IotHub::new(&name, &store, options.server.iot.flush_policy()))
             .map_err(|e| Error::BadIotCollection {
                 name: collection.clone(),
                 why: e.to_string(),
@@ -171,6 +174,14 @@ impl Server {
         }
         let state = AppState::new(store, options, workers, iot);
         state.poll().await;
+        // A crash left acknowledged readings in the IoT log: store them before serving anything.
+        if state.iot.has_log() {
+            state
+                .iot
+                .load(&state.store)
+                .await
+                .map_err(|e| Error::IotLog(e.to_string()))?;
+        }
         Ok(Server {
             listener,
             addr,
@@ -190,6 +201,8 @@ impl Server {
     ) -> Result<(), Error> {
         mqtt::spawn(&self.state).map_err(Error::Mqtt)?;
         let watcher = tokio::spawn(self.state.clone().watch());
+        let flusher = tokio::spawn(self.state.iot.clone().flusher(self.state.store.clone()));
+        let (iot, store) = (self.state.iot.clone(), self.state.store.clone());
         let app = routes::router(self.state);
         tracing::info!(addr = %self.addr, "listening on http://{}", self.addr);
         let server = hyper::Server::from_tcp(self.listener)?
@@ -197,6 +210,11 @@ impl Server {
             .with_graceful_shutdown(shutdown);
         let result = server.await;
         watcher.abort();
+        flusher.abort();
+        // The log would be replayed at the next start anyway; flushing now leaves the store complete.
+        if let Err(e) = iot.flush(&store).await {
+            tracing::warn!("the IoT log stays for the next start: {e}");
+        }
         tracing::info!("server stopped");
         Ok(result?)
     }

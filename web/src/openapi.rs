@@ -125,12 +125,14 @@ fn iot_paths() -> Value {
     let string = json!({ "type": "string" });
     json!({
         "/api/iot/observations": { "post": {
-            "tags": ["iot"], "summary": "Append readings (commit before answer, idempotent by datastream and time)",
+            "tags": ["iot"], "summary": "Append readings (durable in the write-ahead log before the answer, idempotent by datastream and time)",
             "operationId": "iotObservations", "security": [{ "bearer": [] }, { "apiKey": [] }],
             "requestBody": { "required": true, "content": {
                 "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/Reading" } } },
-                "application/x-ndjson": { "schema": { "type": "string" } } } },
-            "responses": { "200": { "description": "Written and duplicate counts and the committed version",
+                "application/x-ndjson": { "schema": { "type": "string" } },
+                "application/vnd.apache.arrow.stream": { "schema": { "type": "string", "format": "binary",
+                    "description": "Arrow IPC stream with columns datastream (integer), time (timestamp, UTC), result (number), resultQuality (text, optional)" } } } },
+            "responses": { "200": { "description": "Written and duplicate counts, and the store's version of the observations (the readings reach it at the next flush)",
                     "content": { "application/json": { "schema": { "type": "object", "properties": {
                         "written": { "type": "integer" }, "duplicates": { "type": "integer" },
                         "version": { "type": "integer", "nullable": true } } } } } },
@@ -144,6 +146,12 @@ fn iot_paths() -> Value {
             "responses": { "200": { "description": "An endless event stream",
                     "content": { "text/event-stream": { "schema": { "type": "string" } } } },
                 "400": problem(), "404": problem() } } },
+        "/api/iot/latest": { "get": {
+            "tags": ["iot"], "summary": "Every visible Datastream with its newest reading (from memory, no scan)",
+            "operationId": "iotLatest", "security": security(),
+            "responses": { "200": { "description": "datastream, name, thing, property, unit, lon, lat, height, time, result per Datastream",
+                    "content": { "application/json": { "schema": { "type": "array", "items": { "type": "object" } } } } },
+                "404": problem() } } },
         "/api/iot/aggregates": { "get": {
             "tags": ["iot"], "summary": "Time-bucket aggregates of one ObservedProperty over groups of Things",
             "description": "Cells with fewer Datastreams than server.iot.min_group_size are withheld (counted in `suppressed`); \

@@ -545,6 +545,10 @@ pub async fn items(
     let caller = state.caller(&headers)?;
     let (name, entry) = visible_entry(&state, &caller, &dataset)?;
     caller.audit(name.as_str(), entry.props.classification, "ogcapi");
+    let names = &state.iot.names;
+    if name == names.observations || name == names.restricted_observations {
+        state.iot.sync(&state.store).await?;
+    }
     let o = out(&params, &headers)?;
     let max = MAX_LIMIT.min(state.options.server.sql_row_limit.max(1));
     let limit = match param(&params, "limit") {

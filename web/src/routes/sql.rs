@@ -38,6 +38,8 @@ pub async fn query(
         return Err(ApiError::BadRequest("\"sql\" is empty".into()));
     }
     let format = Format::parse(req.format.as_deref().unwrap_or("json"))?;
+    // Every acknowledged sensor reading is in the store before the query reads it.
+    state.iot.sync(&state.store).await?;
     let visible = state.visible(&caller);
     let o = &state.options;
     let limits = Limits {

@@ -1,11 +1,13 @@
-//! Group commit: batches that arrive while a commit is running are committed together in the next one,
-//! and each request still gets its own answer after that commit (commit-before-ack is unchanged).
+//! Group commit: batches that arrive while a write is running are written together in the next one, and
+//! each request still gets its own answer after the write that holds it is durable.
 //!
 //! Every request queues its readings and then waits for the writer lock. Whoever holds the lock takes
-//! everything queued, its own batch and those of the requests that arrived meanwhile, commits it as one
-//! Delta commit and answers each request from the per-reading outcome. A request whose batch was taken by
-//! another holder finds its answer when it gets the lock. Under load, one commit then serves many small
-//! requests instead of one each, which is what lets single-reading requests scale.
+//! everything queued, its own batch and those of the requests that arrived meanwhile, writes it to the
+//! log with one sync and answers each request from the per-reading outcome. A request whose batch was
+//! taken by another holder finds its answer when it gets the lock. Under load, one sync then serves many
+//! small requests instead of one each, which is what lets single-reading requests scale.
+
+use std::collections::BTreeSet;
 
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
@@ -20,37 +22,53 @@ pub(crate) struct Job {
     pub done: oneshot::Sender<ApiResult<AppendOutcome>>,
 }
 
-/// The provenance of a commit that holds `jobs`: the single request's own, or a summary naming every
-/// request (caller, body hash, readings), with the hash of their hashes as the commit's.
-pub(crate) fn merged(jobs: &[Job]) -> Option<IotWrite> {
-    let first = jobs.first()?;
-    if jobs.len() == 1 {
-        return Some(first.how.clone());
+/// The provenance of the readings one flush gives the store: the requests since the last flush, summed
+/// (how many, from whom, bytes and readings), with the hash of their body hashes as the commit's.
+#[derive(Default)]
+pub(crate) struct Summary {
+    first: Option<IotWrite>,
+    users: BTreeSet<String>,
+    requests: u64,
+    bytes: u64,
+    rows: u64,
+    digest: Sha256,
+}
+
+impl std::fmt::Debug for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Summary")
+            .field("requests", &self.requests)
+            .finish()
     }
-    let mut how = first.how.clone();
-    let p = &mut how.provenance;
-    let mut users: Vec<&str> = jobs
-        .iter()
-        .map(|j| j.how.provenance.user.as_str())
-        .collect();
-    users.sort_unstable();
-    users.dedup();
-    p.user = users.join(",");
-    p.source_uri = "http-request:group-commit".into();
-    p.bytes = jobs.iter().map(|j| j.how.provenance.bytes).sum();
-    p.rows_read = jobs.iter().map(|j| j.how.provenance.rows_read).sum();
-    let mut digest = Sha256::new();
-    for j in jobs {
-        digest.update(j.how.provenance.sha256.as_bytes());
+}
+
+impl Summary {
+    /// Counts one request.
+    pub fn add(&mut self, how: &IotWrite) {
+        let p = &how.provenance;
+        if self.first.is_none() {
+            self.first = Some(how.clone());
+        }
+        self.users.insert(p.user.clone());
+        self.requests += 1;
+        self.bytes += p.bytes;
+        self.rows += p.rows_read;
+        self.digest.update(p.sha256.as_bytes());
     }
-    p.sha256 = hex::encode(digest.finalize());
-    p.source_metadata = serde_json::json!({
-        "requests": jobs.iter().map(|j| serde_json::json!({
-            "source": j.how.provenance.source_uri,
-            "user": j.how.provenance.user,
-            "sha256": j.how.provenance.sha256,
-            "readings": j.obs.len(),
-        })).collect::<Vec<_>>()
-    });
-    Some(how)
+
+    /// The provenance of everything counted (`None` when nothing was).
+    pub fn finish(self) -> Option<IotWrite> {
+        let mut how = self.first?;
+        if self.requests == 1 {
+            return Some(how);
+        }
+        let p = &mut how.provenance;
+        p.user = self.users.into_iter().collect::<Vec<_>>().join(",");
+        p.source_uri = "http-request:write-ahead-log".into();
+        p.bytes = self.bytes;
+        p.rows_read = self.rows;
+        p.sha256 = hex::encode(self.digest.finalize());
+        p.source_metadata = serde_json::json!({ "requests": self.requests });
+        Some(how)
+    }
 }

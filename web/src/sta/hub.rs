@@ -1,21 +1,29 @@
 //! The server's IoT collection: its Datastreams (cached per version), the one writer, the live feed and
-//! the newest reading of every Datastream.
+//! the hot tail (the newest reading of every Datastream and the readings not yet in the store).
 //!
-//! Writes are commit-before-ack: [`IotHub::append`] returns after the Delta commit, so a reading the
-//! server acknowledged survives a crash (`kill -9`) of the server right after the answer. Writers are
-//! serialised here (one commit at a time) and by the store's dataset lock (against `tvilling ingest`).
+//! Writes go through a write-ahead log ([`super::wal`]): [`IotHub::append`] answers once the readings are
+//! in the log and synced to disk, so an acknowledged reading survives a crash (`kill -9`) of the server
+//! right after the answer; a restarted server stores what the log holds before it serves. The log is
+//! flushed to the Delta store in large commits: every `server.iot.flush_seconds`, when
+//! `server.iot.flush_readings` are waiting, before any read of the observations (SQL, SensorThings,
+//! aggregates: a client reads its own writes), and at shutdown. Writers are serialised here and by the
+//! store's dataset lock (against `tvilling ingest`).
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::{Mutex, broadcast, oneshot};
+use tokio::sync::{Mutex, Notify, OnceCell, broadcast, oneshot};
 use tvilling_core::iot::{
     AppendOutcome, Datastream, IotNames, IotWrite, Observation, protected_ids,
 };
 use tvilling_core::{Classification, DatasetName, Store};
 
-use super::group::{Job, merged};
+use super::group::Job;
+use super::tail::{Tail, Verdict};
+use super::wal::Wal;
 use crate::catalog::latest_version;
 use crate::error::{ApiError, ApiResult};
 
@@ -71,15 +79,30 @@ impl StreamIndex {
 
 type Streams = (Option<u64>, Arc<StreamIndex>);
 
+/// When the log is flushed to the store (besides before reads and at shutdown).
+#[derive(Debug, Clone, Copy)]
+pub struct FlushPolicy {
+    /// At the latest this long after a reading arrived.
+    pub every: Duration,
+    /// As soon as this many readings wait.
+    pub readings: usize,
+}
+
 /// The IoT collection served (see the module doc).
 #[derive(Clone)]
 pub struct IotHub {
     /// The two datasets.
     pub names: IotNames,
+    wal_dir: PathBuf,
+    policy: FlushPolicy,
     write: Arc<Mutex<()>>,
     pending: Arc<std::sync::Mutex<Vec<Job>>>,
     live: broadcast::Sender<Arc<LiveReading>>,
     streams: Arc<RwLock<Streams>>,
+    tail: Arc<std::sync::Mutex<Tail>>,
+    loaded: Arc<OnceCell<()>>,
+    flushing: Arc<Mutex<()>>,
+    wake: Arc<Notify>,
 }
 
 impl std::fmt::Debug for IotHub {
@@ -91,14 +114,192 @@ impl std::fmt::Debug for IotHub {
 }
 
 impl IotHub {
-    /// The hub of the collection `base` (`<base>_datastreams`, `<base>_observations`).
-    pub fn new(base: &DatasetName) -> IotHub {
+    /// The hub of the collection `base` (`<base>_datastreams`, `<base>_observations`) of `store`, whose
+    /// write-ahead log is `<store>/_wal/<base>`.
+    pub fn new(base: &DatasetName, store: &Store, policy: FlushPolicy) -> IotHub {
         IotHub {
             names: IotNames::new(base),
+            wal_dir: store.root().join("_wal").join(base.as_str()),
+            policy,
             write: Arc::default(),
             pending: Arc::default(),
             live: broadcast::channel(LIVE_BUFFER).0,
             streams: Arc::new(RwLock::new((None, Arc::default()))),
+            tail: Arc::default(),
+            loaded: Arc::default(),
+            flushing: Arc::default(),
+            wake: Arc::default(),
+        }
+    }
+
+    /// Whether an earlier run left a write-ahead log (then [`IotHub::load`] must run before serving).
+    pub fn has_log(&self) -> bool {
+        self.wal_dir.is_dir()
+    }
+
+    fn tail(&self) -> std::sync::MutexGuard<'_, Tail> {
+        // Every change to the tail is a few plain assignments; a panic elsewhere cannot leave it torn.
+        self.tail.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Once per server: stores the readings an earlier run left in the log (a crash before its flush),
+    /// then reads the newest reading of every Datastream from the store.
+    pub async fn load(&self, store: &Store) -> ApiResult<()> {
+        self.loaded
+            .get_or_try_init(|| async {
+                if self.has_log() {
+                    let dir = self.wal_dir.clone();
+                    let (wal, old, last) = tokio::task::spawn_blocking(move || Wal::open(&dir))
+                        .await
+                        .map_err(|e| ApiError::Internal(format!("opening the IoT log: {e}")))?
+                        .map_err(|e| log_error(&self.wal_dir, e))?;
+                    if !old.is_empty() {
+                        let streams = self.datastreams(store).await?;
+                        let n = old.len();
+                        let how = super::write::replay_how(n as u64);
+                        // The store's own look-up: some of these may have been flushed before the crash.
+                        let o = store
+                            .append_observations(&self.names, old, &how, &streams.protected)
+                            .await?;
+                        tracing::info!(
+                            readings = n,
+                            written = o.written,
+                            "stored the readings left in the IoT log"
+                        );
+                    }
+                    wal.remove_through(last)
+                        .map_err(|e| log_error(&self.wal_dir, e))?;
+                    self.tail().wal = Some(wal);
+                }
+                let found = store.newest_observations(&self.names).await?;
+                let mut tail = self.tail();
+                tail.versions = found.versions;
+                tail.several.extend(found.several);
+                for o in found.readings {
+                    tail.newest.entry(o.datastream).or_insert(o);
+                }
+                tail.loaded = true;
+                Ok(())
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// The newest reading of every Datastream (stored or still in the log).
+    pub async fn newest(&self, store: &Store) -> ApiResult<Vec<Observation>> {
+        self.load(store).await?;
+        let mut out: Vec<Observation> = self.tail().newest.values().cloned().collect();
+        out.sort_by_key(|o| o.datastream);
+        Ok(out)
+    }
+
+    /// The newest reading of one Datastream, and whether it has older ones.
+    pub async fn newest_of(
+        &self,
+        store: &Store,
+        datastream: i64,
+    ) -> ApiResult<Option<(Observation, bool)>> {
+        self.load(store).await?;
+        let tail = self.tail();
+        Ok(tail
+            .newest
+            .get(&datastream)
+            .map(|o| (o.clone(), tail.several.contains(&datastream))))
+    }
+
+    /// Flushes the log to the store if it holds readings, so that a read of the store sees every
+    /// acknowledged reading.
+    pub async fn sync(&self, store: &Store) -> ApiResult<()> {
+        if self.tail().pending.is_empty() {
+            return Ok(());
+        }
+        self.flush(store).await
+    }
+
+    /// Gives the readings waiting in the log to the store in one commit per observations dataset, then
+    /// drops the log segments that held them. On failure they stay in the log and in the tail and go with
+    /// the next flush.
+    pub async fn flush(&self, store: &Store) -> ApiResult<()> {
+        let _one = self.flushing.lock().await;
+        let (batch, closed, versions, summary) = {
+            let mut tail = self.tail();
+            if tail.pending.is_empty() {
+                return Ok(());
+            }
+            let closed = match tail.wal.as_mut().map(Wal::rotate) {
+                Some(Ok(n)) => n,
+                Some(Err(e)) => return Err(log_error(&self.wal_dir, e)),
+                None => {
+                    return Err(ApiError::Internal(
+                        "IoT readings wait without a log (a bug)".into(),
+                    ));
+                }
+            };
+            let summary = std::mem::take(&mut tail.summary);
+            (
+                std::mem::take(&mut tail.pending),
+                closed,
+                tail.versions,
+                summary,
+            )
+        };
+        let how = summary
+            .finish()
+            .unwrap_or_else(|| super::write::replay_how(batch.len() as u64));
+        let result = async {
+            let streams = self.datastreams(store).await?;
+            Ok::<_, ApiError>(
+                store
+                    .append_new_observations(
+                        &self.names,
+                        batch.clone(),
+                        &how,
+                        &streams.protected,
+                        versions,
+                    )
+                    .await?,
+            )
+        }
+        .await;
+        let mut tail = self.tail();
+        match result {
+            Ok(o) => {
+                tail.flushed(
+                    &batch,
+                    tvilling_core::iot::ObservationVersions {
+                        observations: o.version,
+                        restricted: o.restricted_version,
+                    },
+                );
+                tracing::debug!(
+                    readings = batch.len(),
+                    written = o.written,
+                    "flushed the IoT log"
+                );
+                if let Some(wal) = &tail.wal {
+                    wal.remove_through(closed)
+                        .map_err(|e| log_error(&self.wal_dir, e))?;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let later = std::mem::replace(&mut tail.pending, batch);
+                tail.pending.extend(later);
+                tracing::error!("flushing the IoT log to the store failed, will retry: {e}");
+                Err(e)
+            }
+        }
+    }
+
+    /// Flushes the log by the [`FlushPolicy`] until the server stops.
+    pub async fn flusher(self, store: Store) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.policy.every) => {},
+                _ = self.wake.notified() => {},
+            }
+            // Errors are logged by flush and retried at the next turn.
+            let _ = self.flush(&store).await;
         }
     }
 
@@ -213,51 +414,122 @@ impl IotHub {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Commits every queued batch as one, then answers each and pushes the new readings live.
+    /// Writes every queued batch to the log with one sync, then answers each and pushes the new readings
+    /// live.
     async fn commit(&self, store: &Store, streams: &StreamIndex, jobs: Vec<Job>) {
-        let Some(how) = merged(&jobs) else {
-            return;
-        };
         let mut all = Vec::with_capacity(jobs.iter().map(|j| j.obs.len()).sum());
         let mut answers = Vec::with_capacity(jobs.len());
+        let mut hows = Vec::with_capacity(jobs.len());
         for job in jobs {
             answers.push((all.len()..all.len() + job.obs.len(), job.done));
+            hows.push(job.how);
             all.extend(job.obs);
         }
-        let result = store
-            .append_observations(&self.names, all.clone(), &how, &streams.protected)
-            .await;
-        let outcome = match result {
-            Ok(o) => o,
+        match self.log(store, &all, &hows).await {
+            Ok((fresh, version)) => {
+                for (o, new) in all.into_iter().zip(&fresh) {
+                    if *new {
+                        self.push_live(streams, o);
+                    }
+                }
+                for (range, done) in answers {
+                    let n = range.len() as u64;
+                    let written = fresh
+                        .get(range)
+                        .map_or(0, |f| f.iter().filter(|x| **x).count())
+                        as u64;
+                    // The requester may have gone (client timeout); its readings are stored all the same.
+                    let _ = done.send(Ok(AppendOutcome {
+                        version,
+                        written,
+                        duplicates: n - written,
+                        fresh: vec![],
+                        restricted_version: None,
+                    }));
+                }
+                if self.tail().pending.len() >= self.policy.readings {
+                    self.wake.notify_one();
+                }
+            }
             Err(e) => {
-                let why = ApiError::from(e).to_string();
+                let why = e.to_string();
                 for (_, done) in answers {
                     let _ = done.send(Err(ApiError::Internal(format!(
                         "the readings were not stored: {why}"
                     ))));
                 }
-                return;
             }
+        }
+    }
+
+    /// Leaves out the readings already acknowledged or stored, writes the others to the log and syncs it;
+    /// returns per reading whether it was new, and the store's current version.
+    async fn log(
+        &self,
+        store: &Store,
+        all: &[Observation],
+        hows: &[IotWrite],
+    ) -> ApiResult<(Vec<bool>, Option<u64>)> {
+        self.load(store).await?;
+        let verdicts = self.tail().classify(all);
+        let unsure: Vec<Observation> = all
+            .iter()
+            .zip(&verdicts)
+            .filter(|(_, v)| **v == Verdict::Unsure)
+            .map(|(o, _)| o.clone())
+            .collect();
+        let stored = if unsure.is_empty() {
+            HashSet::new()
+        } else {
+            store.stored_observation_keys(&self.names, &unsure).await?
         };
-        for (o, fresh) in all.into_iter().zip(&outcome.fresh) {
-            if *fresh {
-                self.push_live(streams, o);
+        let fresh: Vec<bool> = all
+            .iter()
+            .zip(&verdicts)
+            .map(|(o, v)| match v {
+                Verdict::New => true,
+                Verdict::Duplicate => false,
+                Verdict::Unsure => {
+                    !stored.contains(&(o.datastream, o.phenomenon_time.timestamp_micros()))
+                }
+            })
+            .collect();
+        let new: Vec<Observation> = all
+            .iter()
+            .zip(&fresh)
+            .filter(|(_, f)| **f)
+            .map(|(o, _)| o.clone())
+            .collect();
+        if new.is_empty() {
+            return Ok((fresh, self.tail().versions.observations));
+        }
+        let dir = self.wal_dir.clone();
+        let tail = self.tail.clone();
+        let hows = hows.to_vec();
+        let version = tokio::task::spawn_blocking(move || {
+            let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+            if tail.wal.is_none() {
+                let (wal, old, _) = Wal::open(&dir)?;
+                if !old.is_empty() {
+                    return Err(std::io::Error::other(
+                        "the IoT log appeared while the server ran",
+                    ));
+                }
+                tail.wal = Some(wal);
             }
-        }
-        for (range, done) in answers {
-            let n = range.len() as u64;
-            let written = outcome
-                .fresh
-                .get(range)
-                .map_or(0, |f| f.iter().filter(|x| **x).count()) as u64;
-            // The requester may have gone (client timeout); its readings are stored all the same.
-            let _ = done.send(Ok(AppendOutcome {
-                version: outcome.version,
-                written,
-                duplicates: n - written,
-                fresh: vec![],
-            }));
-        }
+            if let Some(wal) = tail.wal.as_mut() {
+                wal.append(&new)?;
+            }
+            tail.add(&new);
+            for how in &hows {
+                tail.summary.add(how);
+            }
+            Ok(tail.versions.observations)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("writing the IoT log: {e}")))?
+        .map_err(|e| log_error(&self.wal_dir, e))?;
+        Ok((fresh, version))
     }
 
     fn push_live(&self, streams: &StreamIndex, o: Observation) {
@@ -277,4 +549,11 @@ impl IotHub {
             protected: streams.protected.contains(&o.datastream),
         }));
     }
+}
+
+fn log_error(dir: &std::path::Path, e: std::io::Error) -> ApiError {
+    ApiError::Internal(format!(
+        "the IoT write-ahead log {} cannot be used: {e}; check the disk (space, permissions) of the store",
+        dir.display()
+    ))
 }

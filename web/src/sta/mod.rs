@@ -15,10 +15,14 @@
 //! batch requests, PATCH and DELETE, the geospatial `$filter` functions.
 
 pub mod aggregate;
+pub mod arrow_body;
 pub mod entities;
 pub mod filter;
 mod group;
 pub mod hub;
+pub mod latest;
+mod tail;
+mod wal;
 pub mod write;
 
 use std::collections::BTreeMap;
@@ -355,6 +359,7 @@ pub(crate) async fn ctx(state: &AppState, headers: &HeaderMap, caller: &Caller) 
         ..QueryOptions::default()
     };
     let names = &state.iot.names;
+    state.iot.sync(&state.store).await?;
     let streams = state.iot.datastreams(&state.store).await?;
     let hidden: Vec<String> = streams
         .thing_classes
@@ -523,6 +528,12 @@ pub async fn read(
         None => (set, id.is_some()),
     };
     let opts = parse_opts(target, &params).map_err(ApiError::BadRequest)?;
+    if let (Set::Datastreams, Some(Id::Int(ds)), Some("Observations")) = (set, id, nav.as_deref())
+        && latest::asks_for_newest(&opts)
+    {
+        let doc = latest::newest_document(&state, &headers, &caller, ds, &path, &params).await?;
+        return Ok(axum::Json(doc).into_response());
+    }
     let st = state.clone();
     let job = state.workers.spawn(async move {
         let ctx = ctx(&st, &headers, &caller).await?;

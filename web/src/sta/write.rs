@@ -53,6 +53,15 @@ pub(crate) async fn writer(state: &AppState, headers: &HeaderMap) -> ApiResult<C
     Ok(caller)
 }
 
+/// The provenance of readings stored from the write-ahead log without a request to name: those a
+/// crashed run left behind.
+pub(crate) fn replay_how(rows: u64) -> IotWrite {
+    let mut how = how(&Caller::Anonymous, "write-ahead-log", &[], rows);
+    how.provenance.source_uri = "iot-write-ahead-log:replay".into();
+    how.provenance.user = "tvilling serve".into();
+    how
+}
+
 /// The provenance of a write through the server: the request body's hash and size, the caller.
 pub(crate) fn how(caller: &Caller, route: &str, body: &[u8], rows: u64) -> IotWrite {
     IotWrite {

@@ -1,7 +1,8 @@
-//! IoT over HTTP (issue 7): `POST /api/iot/observations` answers after the commit and is idempotent,
-//! refuses bad batches whole with a reason and leaves the store as it was, and `/api/iot/live` pushes
-//! committed readings as Server-Sent Events. Each test has its own store; readings are checked by reading
-//! the store's Delta table directly, not through the server.
+//! IoT over HTTP (issue 7): `POST /api/iot/observations` answers once the readings are in the synced
+//! write-ahead log and is idempotent, refuses bad batches whole with a reason and leaves the store as it
+//! was, and `/api/iot/live` pushes acknowledged readings as Server-Sent Events. Each test has its own store;
+//! readings are checked by reading the store's Delta table directly, after a read through the server has
+//! flushed the log (`IotServer::stored`).
 
 use std::path::{Path, PathBuf};
 
@@ -62,6 +63,28 @@ impl IotServer {
         self.s.get(path).header("x-api-key", &self.cleared_key)
     }
 
+    /// Flushes the server's write-ahead log to the store, as any read of the observations through the
+    /// server does (here a trivial SQL query).
+    pub async fn flush(&self) {
+        let r = self
+            .post("/api/sql", json!({"sql": "SELECT 1 AS one"}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
+    /// Every stored reading of `iot_observations` after a flush: (datastream, µs, result), sorted.
+    pub async fn stored(&self) -> Vec<(i64, i64, f64)> {
+        self.stored_in("iot_observations").await
+    }
+
+    /// The readings of one observations dataset after a flush.
+    pub async fn stored_in(&self, dataset: &str) -> Vec<(i64, i64, f64)> {
+        self.flush().await;
+        stored_in(&self.store, dataset).await
+    }
+
     /// Creates a weather station with two Datastreams by deep insert; returns (thing id, datastream ids).
     pub async fn station(&self, name: &str, lon: f64, lat: f64) -> (i64, Vec<i64>) {
         let body = json!({
@@ -117,11 +140,6 @@ pub fn readings(ds: i64, from: usize, n: usize, start: f64) -> Vec<Value> {
         .collect()
 }
 
-/// Every stored reading, read from the Delta table: (datastream, µs, result), sorted.
-pub async fn stored(store: &Path) -> Vec<(i64, i64, f64)> {
-    stored_in(store, "iot_observations").await
-}
-
 /// The readings of one observations dataset.
 pub async fn stored_in(store: &Path, dataset: &str) -> Vec<(i64, i64, f64)> {
     let st = Store::open(store.to_str().unwrap()).unwrap();
@@ -165,7 +183,7 @@ async fn batch_is_committed_before_the_answer_and_a_retry_duplicates_nothing() {
         (Some(120), Some(0))
     );
     // Acknowledged means committed: the Delta table holds every reading now.
-    let rows = stored(&t.store).await;
+    let rows = t.stored().await;
     assert_eq!(rows.len(), 120);
     assert_eq!(rows[0], (ds[0], 1_767_225_600_000_000, 10.0));
     assert_eq!(rows[119].2, 69.0);
@@ -197,7 +215,7 @@ async fn batch_is_committed_before_the_answer_and_a_retry_duplicates_nothing() {
         (a["written"].as_u64(), a["duplicates"].as_u64()),
         (Some(50), Some(50))
     );
-    assert_eq!(stored(&t.store).await.len(), 170);
+    assert_eq!(t.stored().await.len(), 170);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -213,7 +231,7 @@ async fn bad_batches_get_a_reason_and_leave_the_store_untouched() {
         .send()
         .await
         .unwrap();
-    let before = stored(&t.store).await;
+    let before = t.stored().await;
     assert_eq!(before.len(), 3);
     let future = json!([{"datastream": ds[0], "time": "2999-01-01T00:00:00Z", "result": 1}]);
     let unknown = json!([{"datastream": 999, "time": "2026-01-01T05:00:00Z", "result": 1}]);
@@ -260,11 +278,7 @@ async fn bad_batches_get_a_reason_and_leave_the_store_untouched() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    assert_eq!(
-        stored(&t.store).await,
-        before,
-        "no refused reading was written"
-    );
+    assert_eq!(t.stored().await, before, "no refused reading was written");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -348,7 +362,7 @@ async fn concurrent_single_readings_are_committed_together_and_each_answered() {
         );
     }
     assert_eq!(written, n as u64);
-    assert_eq!(stored(&t.store).await.len(), n);
+    assert_eq!(t.stored().await.len(), n);
     // Fewer commits than requests: requests that arrived during a commit shared the next one.
     let st = Store::open(t.store.to_str().unwrap()).unwrap();
     let commits = st

@@ -12,6 +12,7 @@
 
 mod access;
 mod iot;
+mod iot_tail;
 mod live;
 mod mqtt;
 mod ogcapi;

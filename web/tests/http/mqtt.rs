@@ -12,7 +12,7 @@ use tvilling_web::ServerConfig;
 use tvilling_web::config::IotConfig;
 use tvilling_web::mqtt::{MqttConfig, MqttSubscription, PayloadFormat};
 
-use crate::iot::{iot_server, stored};
+use crate::iot::{IotServer, iot_server};
 
 /// A Mosquitto broker on 127.0.0.1:`port`, killed on drop.
 struct Broker {
@@ -104,10 +104,10 @@ fn rand_id() -> u64 {
 }
 
 /// Waits until the store holds `n` readings (or fails after 60 s).
-async fn wait_for(store: &Path, n: usize) {
+async fn wait_for(t: &IotServer, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let have = stored(store).await.len();
+        let have = t.stored().await.len();
         if have == n {
             return;
         }
@@ -183,8 +183,8 @@ async fn mqtt_readings_arrive_once_through_a_real_broker_and_survive_its_restart
         json!({"phenomenonTime": "2999-01-01T00:00:00Z", "result": 1}).to_string(),
     ));
     publish(port, &msgs).await;
-    wait_for(&t.store, 350).await;
-    let rows = stored(&t.store).await;
+    wait_for(&t, 350).await;
+    let rows = t.stored().await;
     assert_eq!(rows[0], (ds[0], 1_769_904_000_000_000, 0.0));
     assert_eq!(rows.iter().filter(|r| r.0 == ds[1]).count(), 50);
     assert_eq!(
@@ -231,7 +231,7 @@ async fn mqtt_readings_arrive_once_through_a_real_broker_and_survive_its_restart
     loop {
         publish(port, &more).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
-        if stored(&t.store).await.len() == 370 {
+        if t.stored().await.len() == 370 {
             break;
         }
         assert!(

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tvilling_web::ServerConfig;
 use tvilling_web::config::IotConfig;
 
-use crate::iot::{IotServer, iot_server, readings, stored_in};
+use crate::iot::{IotServer, iot_server, readings};
 use crate::util::json;
 
 /// An apartment Thing in `building` with one personal electricity Datastream; returns its id.
@@ -80,13 +80,8 @@ async fn personal_readings_reach_uncleared_callers_only_as_large_enough_aggregat
     assert_eq!(json(r).await["written"], 10 + 6 * 60);
 
     // The split in the store.
-    assert_eq!(stored_in(&t.store, "iot_observations").await.len(), 10);
-    assert_eq!(
-        stored_in(&t.store, "iot_restricted_observations")
-            .await
-            .len(),
-        360
-    );
+    assert_eq!(t.stored_in("iot_observations").await.len(), 10);
+    assert_eq!(t.stored_in("iot_restricted_observations").await.len(), 360);
 
     // SensorThings: the internal key sees the weather readings only, the cleared key everything.
     let internal = json(
@@ -254,12 +249,7 @@ async fn a_thing_classified_above_its_collection_is_hidden_from_lower_clearances
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        stored_in(&t.store, "iot_restricted_observations")
-            .await
-            .len(),
-        5
-    );
+    assert_eq!(t.stored_in("iot_restricted_observations").await.len(), 5);
 
     let things = json(
         t.get_auth("/sta/v1.1/Things?$count=true")

@@ -31,6 +31,7 @@
 //! assert!(bad.check(now).is_err());
 //! ```
 
+mod latest;
 mod rollup;
 mod schema;
 mod write;
@@ -40,12 +41,13 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use latest::Newest;
 pub use rollup::{Level, LevelOutcome, Retention, RollupOutcome, rollup_schema};
 pub use schema::{
     DATASTREAMS_CRS, datastream_rows, datastreams_from_batch, datastreams_schema,
     observations_batch, observations_schema,
 };
-pub use write::{AppendOutcome, IotWrite};
+pub use write::{AppendOutcome, IotWrite, ObservationVersions};
 
 use crate::{Classification, DatasetName};
 

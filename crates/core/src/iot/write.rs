@@ -40,6 +40,18 @@ pub struct AppendOutcome {
     /// committed several requests together answer each one.
     #[serde(skip)]
     pub fresh: Vec<bool>,
+    /// The restricted observations dataset's version after the call.
+    #[serde(skip)]
+    pub restricted_version: Option<u64>,
+}
+
+/// The versions of a collection's two observations datasets (`None`: the dataset does not exist yet).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ObservationVersions {
+    /// `<base>_observations`.
+    pub observations: Option<u64>,
+    /// `<base>_restricted_observations`.
+    pub restricted: Option<u64>,
 }
 
 /// Who writes, and the dataset properties for a new collection.
@@ -217,6 +229,33 @@ impl Store {
         how: &IotWrite,
         protected: &HashSet<i64>,
     ) -> Result<AppendOutcome> {
+        self.append_checked(names, obs, how, protected, None).await
+    }
+
+    /// [`Store::append_observations`] for a caller that has already made sure no reading of `obs` is
+    /// stored at the versions `checked` (the server's write-ahead log, which de-duplicates against its
+    /// in-memory index): the store's own look-up is skipped for a dataset still at that version, and done
+    /// as usual for one that another writer has committed to since.
+    pub async fn append_new_observations(
+        &self,
+        names: &IotNames,
+        obs: Vec<Observation>,
+        how: &IotWrite,
+        protected: &HashSet<i64>,
+        checked: ObservationVersions,
+    ) -> Result<AppendOutcome> {
+        self.append_checked(names, obs, how, protected, Some(checked))
+            .await
+    }
+
+    async fn append_checked(
+        &self,
+        names: &IotNames,
+        obs: Vec<Observation>,
+        how: &IotWrite,
+        protected: &HashSet<i64>,
+        checked: Option<ObservationVersions>,
+    ) -> Result<AppendOutcome> {
         let is_protected: Vec<bool> = obs
             .iter()
             .map(|o| protected.contains(&o.datastream))
@@ -230,17 +269,23 @@ impl Store {
                 written: 0,
                 duplicates: 0,
                 fresh: vec![],
+                restricted_version: None,
             }
         } else {
-            self.append_to(&names.observations, shared, how).await?
+            let known = checked.map(|c| c.observations);
+            self.append_to(&names.observations, shared, how, known)
+                .await?
         };
+        out.restricted_version = self.latest_version(&names.restricted_observations).await?;
         let mut restricted_fresh = vec![];
         if !restricted.is_empty() {
             let mut how = how.clone();
             how.classification = Some(Classification::Restricted);
+            let known = checked.map(|c| c.restricted);
             let r = self
-                .append_to(&names.restricted_observations, restricted, &how)
+                .append_to(&names.restricted_observations, restricted, &how, known)
                 .await?;
+            out.restricted_version = r.version;
             out.written += r.written;
             out.duplicates += r.duplicates;
             restricted_fresh = r.fresh;
@@ -267,13 +312,14 @@ impl Store {
         name: &DatasetName,
         obs: Vec<Observation>,
         how: &IotWrite,
+        checked_at: Option<Option<u64>>,
     ) -> Result<AppendOutcome> {
         let _lock = self.lock(name)?;
         let total = obs.len() as u64;
-        let mut seen = if self.exists(name).await {
-            self.stored_keys(name, &obs).await?
-        } else {
-            HashSet::new()
+        let current = self.latest_version(name).await?;
+        let mut seen = match current {
+            Some(_) if checked_at != Some(current) => self.stored_keys(name, &obs).await?,
+            _ => HashSet::new(),
         };
         let flags: Vec<bool> = obs
             .iter()
@@ -288,9 +334,10 @@ impl Store {
         if fresh.is_empty() {
             return Ok(AppendOutcome {
                 fresh: flags,
-                version: self.latest_version(name).await?,
+                version: current,
                 written: 0,
                 duplicates,
+                restricted_version: None,
             });
         }
         // Sorted, so each file's min/max statistics cover a narrow range of datastreams and times.
@@ -323,7 +370,23 @@ impl Store {
             written: n,
             duplicates,
             fresh: flags,
+            restricted_version: None,
         })
+    }
+
+    /// The (datastream, µs) keys of `obs` that either observations dataset of the collection holds.
+    pub async fn stored_observation_keys(
+        &self,
+        names: &IotNames,
+        obs: &[Observation],
+    ) -> Result<HashSet<(i64, i64)>> {
+        let mut out = HashSet::new();
+        for name in [&names.observations, &names.restricted_observations] {
+            if self.exists(name).await {
+                out.extend(self.stored_keys(name, obs).await?);
+            }
+        }
+        Ok(out)
     }
 
     /// The (datastream, µs) keys of stored readings that could collide with `obs`: one scan filtered on

@@ -367,7 +367,10 @@ async fn write_files_and_commit(
     } else {
         SaveMode::Append
     };
-    let done = CommitBuilder::default()
+    // Delta's own write operations checkpoint every `delta.checkpointInterval` (100) commits; a bare
+    // CommitBuilder does not unless asked, and without checkpoints every open of the table replays its
+    // whole log (the IoT store commits all day).
+    let done = CommitBuilder::from(CommitProperties::default())
         .with_actions(actions)
         .with_app_metadata(app_metadata)
         .build(
