@@ -26,9 +26,7 @@ export async function loadLayer(app, layer, version) {
   layer.row.querySelector("select").value = String(version);
   const url = tilesetUrl(layer.dataset, version);
   try {
-    // Collision makes ground-clamped things (the sensor pins) stand on the buildings, not under them on
-    // the plain globe; point clouds are left out (their points are not a surface to stand on).
-    const tileset = await Cesium.Cesium3DTileset.fromUrl(url, { enableCollision: layer.dataset.kind !== "pointcloud" });
+    const tileset = await Cesium.Cesium3DTileset.fromUrl(url);
     tileset.tileFailed.addEventListener((e) => app.status(`${layer.dataset.name}: tile ${e.url} failed: ${e.message}`, true));
     tileset.show = layer.row.querySelector("input").checked && !layer.row.classList.contains("not-yet");
     layer.tileset = viewer.scene.primitives.add(tileset);

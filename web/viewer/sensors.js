@@ -1,5 +1,5 @@
 // Live sensors: one pin and label per position of the IoT collection's Datastreams, grouped by Thing
-// ("Temperature 21.4 °C · CO2 612 ppm"), clamped to the ground (terrain and 3D Tiles), with the latest
+// ("Temperature 21.4 °C · CO2 612 ppm"), clamped to the ground, with the latest
 // readings of GET /api/iot/latest and then every reading the server commits, pushed by GET /api/iot/live
 // (Server-Sent Events) without reloading. A click on a pin lists its Datastreams in "Selected".
 //
@@ -187,10 +187,13 @@ export function setUpSensors(app) {
   });
   $("sensors-go").addEventListener("click", () => flyTo());
 
-  /** Flies to the pins where they are drawn: on the buildings and terrain under them when loaded. */
+  /**
+   * Flies to the pins where they are drawn: clamped to the ground as Cesium clamps them (the plain
+   * globe here: the viewer has no terrain, and tilesets do not take part in collision because that
+   * would keep the camera out of a building model).
+   */
   async function flyTo() {
     const points = [...groups.values()].map((g) => {
-      // The height the pin is clamped to (the tiles loaded under it, else the globe; undefined: 0).
       const c = Cesium.Cartographic.fromCartesian(g.position);
       c.height = scene.getHeight(c, Cesium.HeightReference.CLAMP_TO_GROUND) ?? 0;
       return Cesium.Cartographic.toCartesian(c);

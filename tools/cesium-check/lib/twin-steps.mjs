@@ -3,6 +3,18 @@
 // viewer-steps.mjs, each step records what it saw in `result` and its verdict in `result.checks`.
 import { tilesLoaded } from "./viewer-steps.mjs";
 
+/**
+ * Turns the sun study off: the shadows it left on make every SwiftShader frame seconds long, so long
+ * that a click on the box can outlast Playwright's action timeout; the box is set as its input event
+ * would.
+ */
+async function sunOff(page) {
+  await page.$eval("#sun-on", (box) => {
+    box.checked = false;
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+}
+
 /** Lets Cesium draw `n` frames (a new style reaches the features on the next update). */
 async function frames(page, n = 3) {
   await page.evaluate(
@@ -13,6 +25,20 @@ async function frames(page, n = 3) {
       }),
     n,
   );
+}
+
+/**
+ * The features shown after a style change: counted once Cesium has applied the style (the next update
+ * styles the tiles in view), retried over a few frames until the count is `expected` or stays put.
+ */
+async function shownAfterStyle(page, name, expected) {
+  let seen;
+  for (let k = 0; k < 5; k++) {
+    await frames(page, 2);
+    seen = await shownFeatures(page, name);
+    if (seen.shown === expected) break;
+  }
+  return seen;
 }
 
 /** Distinct `id`s of the features Cesium shows in the dataset's loaded tiles, and all it loaded. */
@@ -46,6 +72,7 @@ async function shownFeatures(page, name) {
  */
 export async function storeyFilter(page, opts, result) {
   const name = opts.bim;
+  await sunOff(page);
   await page.waitForFunction((n) => window.tvilling.layers.get(n)?.tileset, name, { timeout: opts.timeout });
   await page.evaluate((n) => window.tvilling.viewer.zoomTo(window.tvilling.layers.get(n).tileset), name);
   await tilesLoaded(page, name, opts.timeout);
@@ -78,9 +105,7 @@ export async function storeyFilter(page, opts, result) {
   let ok = true;
   for (const [label, value, expected] of cases) {
     await page.selectOption("#storey-filter", value);
-    await frames(page);
-    await tilesLoaded(page, name, opts.timeout);
-    const seen = await shownFeatures(page, name);
+    const seen = await shownAfterStyle(page, name, expected);
     out.shown[label] = { ...seen, expected, status: await page.$eval("#storey-status", (p) => p.textContent) };
     ok &&= seen.shown === expected && seen.loaded === info.total;
   }
@@ -95,9 +120,7 @@ export async function storeyFilter(page, opts, result) {
   await page.selectOption("#storey-filter", "");
   await page.focus("#storey-filter");
   await page.keyboard.press("ArrowDown");
-  await frames(page);
-  await tilesLoaded(page, name, opts.timeout);
-  out.keyboard = { value: await page.$eval("#storey-filter", (s) => s.value), ...(await shownFeatures(page, name)) };
+  out.keyboard = { value: await page.$eval("#storey-filter", (s) => s.value), ...(await shownAfterStyle(page, name, cases[1][2])) };
   result.checks.storeyKeyboard = out.keyboard.value === "only:0" && out.keyboard.shown === cases[1][2];
   // Back to every storey, and to source colours for the screenshot.
   await page.selectOption("#storey-filter", "");
@@ -117,13 +140,15 @@ const formatResult = (v) => String(Math.round(v * 100) / 100);
 export async function liveSensors(page, opts, result) {
   const latest = await (await fetch(`${opts.server}/api/iot/latest`)).json();
   const out = (result.sensors = { latest });
+  await sunOff(page);
   await page.waitForFunction(() => !document.getElementById("sensors-section").hidden && window.tvilling.sensors.live(), null, {
     timeout: opts.timeout,
   });
-  await page.evaluate(() => window.tvilling.sensors.flyTo());
-  // The building under the pins, for the screenshot (the pins stand on it once its tiles are in).
+  // Go: the pins where they are drawn; the building model near them loads for the screenshot.
+  await page.click("#sensors-go");
+  await page.waitForTimeout(1000); // the flight takes 0.5 s
   if (opts.bim) await tilesLoaded(page, opts.bim, opts.timeout);
-  await frames(page, 5);
+  await frames(page, 3);
   out.labels = await page.evaluate(() => window.tvilling.sensors.labels());
   const places = new Set(latest.filter((d) => d.lon !== null).map((d) => `${d.thing}|${d.lon}|${d.lat}`));
   result.checks.sensorLabels =
@@ -136,8 +161,10 @@ export async function liveSensors(page, opts, result) {
   const at = await page.evaluate((thing) => {
     const p = window.tvilling.sensors.screenPosition(thing);
     const r = window.tvilling.viewer.scene.canvas.getBoundingClientRect();
-    return p ? { x: r.left + p.x, y: r.top + p.y - 12 } : null;
+    // Only a pin on the canvas can be clicked (Go must have brought it into view).
+    return p && p.x >= 0 && p.y >= 24 && p.x < r.width && p.y < r.height ? { x: r.left + p.x, y: r.top + p.y - 12 } : null;
   }, first.thing);
+  result.checks.sensorsInView = at !== null;
   out.pinAt = at;
   const selected = () =>
     page.$$eval("#feature tbody tr", (rows) => Object.fromEntries(rows.map((r) => [r.cells[0].textContent, r.cells[1].textContent])));
