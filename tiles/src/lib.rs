@@ -29,6 +29,7 @@ pub mod metadata;
 mod output;
 mod points;
 pub mod properties;
+mod storeys;
 mod tileset;
 pub mod tree;
 

@@ -210,6 +210,17 @@ impl Properties {
         }
     }
 
+    /// The property named `name` (the column name, not the sanitised id) and its values, cast as the
+    /// property reads them: Utf8 for text and code lists, Int64 for integers, Float64 for floats.
+    pub(crate) fn column(&self, name: &str) -> Option<(&PropertyDef, &ArrayRef)> {
+        self.schema
+            .properties
+            .iter()
+            .zip(&self.sources)
+            .find(|(def, _)| def.name == name)
+            .map(|(def, s)| (def, &self.columns[s.column]))
+    }
+
     /// Tileset `statistics` (3D Tiles 1.1): per numeric property min and max, per code list the
     /// occurrences of each value, over every feature of the dataset.
     pub fn statistics(&self) -> Value {

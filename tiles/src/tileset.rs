@@ -52,7 +52,7 @@ pub fn json(
         .map(|k| (root.hi[k] - root.lo[k]).powi(2))
         .sum::<f64>()
         .sqrt();
-    Ok(json!({
+    let mut tileset = json!({
         "asset": {
             "version": "1.1",
             "generator": crate::GENERATOR,
@@ -64,7 +64,12 @@ pub fn json(
         // With nothing drawn, everything is missing: the error is the size of the whole dataset.
         "geometricError": diagonal.max(root.error),
         "root": root_json,
-    }))
+    });
+    // Building models: their storeys bottom to top, for the viewer's storey filter (crate::storeys).
+    if let Some(storeys) = crate::storeys::storeys(props) {
+        tileset["extras"] = json!({ "storeys": storeys });
+    }
+    Ok(tileset)
 }
 
 /// The root transform: local east-north-up at `enu`, then the root's own shift to its `origin`.

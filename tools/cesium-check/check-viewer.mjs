@@ -3,7 +3,8 @@
 // locally tiled folder, the way a planner would use it:
 //
 //   node check-viewer.mjs TILESET_DIR [--json] [--timeout MS] [--screenshot FILE.png]
-//   node check-viewer.mjs --server http://127.0.0.1:8080 --dataset NAME [--points NAME] [--json] …
+//   node check-viewer.mjs --server http://127.0.0.1:8080 --dataset NAME [--points NAME] [--bim NAME]
+//                         [--sensors --iot-key KEY] [--json] …
 //
 // The second form drives the viewer that a running `tvilling serve` serves, with its real /api/datasets,
 // versions, SQL and tiles; the dataset must have an older version for the version checks.
@@ -14,7 +15,10 @@
 // study sets Cesium's clock with lighting and shadows, and that the version selector requests the
 // tileset with ?version=N. With --server it also sets the "as of" date between v0 and v1, runs a query in
 // the SQL console (drawn on the globe, rows in the table view, Enter on a row selects it) and opens the
-// dataset's table; with --points it colours that point cloud by classification, height and intensity.
+// dataset's table; with --points it colours that point cloud by classification, height and intensity;
+// with --bim it filters that building model by storey (lib/twin-steps.mjs); with --sensors it checks
+// the IoT collection's live labels against /api/iot/latest and posts a reading (with --iot-key) that
+// must reach its label through the live feed.
 // Console errors, failed requests and requests leaving the loopback origin fail the check. The stub says the dataset is at version 1, so selecting v0
 // asks for `tileset.json?version=0` (the static stub serves the same folder for both).
 //
@@ -27,18 +31,19 @@ import { fileURLToPath } from "node:url";
 import { serve } from "./lib/serve.mjs";
 import { CHROMIUM, launch, openPage } from "./lib/browser.mjs";
 import { asOf, categoryStyle, keyboard, pointStyles, sqlConsole, sun, tilesLoaded } from "./lib/viewer-steps.mjs";
+import { liveSensors, stopSensors, storeyFilter } from "./lib/twin-steps.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CESIUM_BUILD = join(HERE, "node_modules", "cesium", "Build", "Cesium");
 const VIEWER = resolve(HERE, "..", "..", "web", "viewer");
 
 function usage(message) {
-  process.stderr.write(`${message}\nusage: check-viewer.mjs TILESET_DIR | --server URL --dataset NAME [--points NAME] [--json] [--timeout MS] [--screenshot FILE]\n`);
+  process.stderr.write(`${message}\nusage: check-viewer.mjs TILESET_DIR | --server URL --dataset NAME [--points NAME] [--bim NAME] [--sensors --iot-key KEY] [--json] [--timeout MS] [--screenshot FILE]\n`);
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { json: false, timeout: 60000, screenshot: null, dir: null, server: null, name: "town", points: null };
+  const opts = { json: false, timeout: 60000, screenshot: null, dir: null, server: null, name: "town", points: null, bim: null, sensors: false, iotKey: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--json") opts.json = true;
@@ -47,10 +52,15 @@ function parseArgs(argv) {
     else if (a === "--server") opts.server = argv[++i]?.replace(/\/$/, "");
     else if (a === "--dataset") opts.name = argv[++i];
     else if (a === "--points") opts.points = argv[++i];
+    else if (a === "--bim") opts.bim = argv[++i];
+    else if (a === "--sensors") opts.sensors = true;
+    else if (a === "--iot-key") opts.iotKey = argv[++i];
     else if (a.startsWith("--")) usage(`unknown option ${a}`);
     else if (opts.dir === null) opts.dir = resolve(a);
     else usage(`unexpected argument ${a}`);
   }
+  if (opts.server === null && (opts.bim || opts.sensors)) usage("--bim and --sensors need --server");
+  if (opts.sensors && !opts.iotKey) usage("--sensors needs --iot-key KEY (a key that may write readings)");
   if (opts.server === null) {
     if (opts.dir === null) usage("missing the tileset folder (or --server URL)");
     if (!existsSync(join(opts.dir, "tileset.json")) || !statSync(opts.dir).isDirectory()) {
@@ -152,10 +162,19 @@ async function run(opts, page, url, problems, result) {
   }
   if (opts.points) {
     await pointStyles(page, opts, result);
-    lap("points", "screenshot");
+    lap("points", "storeys");
+  }
+  if (opts.bim) {
+    await storeyFilter(page, opts, result);
+    lap("storeys", "sensors");
+  }
+  if (opts.sensors) {
+    await liveSensors(page, opts, result);
+    lap("sensors", "screenshot");
   }
 
   if (opts.screenshot) await writeFile(opts.screenshot, await page.screenshot());
+  if (opts.sensors) await stopSensors(page, problems);
   return result;
 }
 

@@ -2,7 +2,12 @@
 // (newest first, labelled with the commit time from /api/datasets/{name}/versions), a fly-to button and
 // a table button; and the "as of" date that puts every dataset at its newest version committed by then.
 
-/** A layer: { dataset, tileset, json (the tileset.json, for statistics), row, versions, version }. */
+import { restyle } from "./tilestyle.js";
+
+/**
+ * A layer: { dataset, tileset, json (the tileset.json, for statistics), row, versions, version,
+ * styleParts (tilestyle.js) }.
+ */
 
 function tilesetUrl(dataset, version) {
   if (version === dataset.version) return dataset.tileset; // current: the plain, cacheable URL
@@ -25,6 +30,7 @@ export async function loadLayer(app, layer, version) {
     tileset.tileFailed.addEventListener((e) => app.status(`${layer.dataset.name}: tile ${e.url} failed: ${e.message}`, true));
     tileset.show = layer.row.querySelector("input").checked && !layer.row.classList.contains("not-yet");
     layer.tileset = viewer.scene.primitives.add(tileset);
+    restyle(layer); // the colour and storey filter chosen for the version shown before
     // Cesium keeps the tileset JSON's statistics private; read them from the same (cached) URL.
     layer.json = await (await fetch(url)).json();
     layer.row.classList.remove("failed");
@@ -107,7 +113,9 @@ export async function loadDatasets(app) {
   const { $ } = app;
   const response = await fetch("/api/datasets");
   if (!response.ok) throw new Error(`/api/datasets answered HTTP ${response.status}`);
-  const datasets = (await response.json()).filter((d) => d.tileset);
+  const all = await response.json();
+  app.datasets = Array.isArray(all) ? all : []; // every dataset, for the sensors (kind iot, no tiles)
+  const datasets = app.datasets.filter((d) => d.tileset);
   const list = $("datasets");
   list.replaceChildren();
   if (datasets.length === 0) list.innerHTML = `<li class="muted">no datasets with tiles</li>`;

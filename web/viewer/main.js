@@ -3,8 +3,10 @@
 //
 //   layers.js     dataset list: toggles, fly-to, version selector and the "as of" date
 //   stylepanel.js colour by attribute with a legend (styling.js: vector tiles, pointstyle.js: point clouds)
+//   storeys.js    building models (bim) floor by floor; tilestyle.js joins it with the colours
 //   picking.js    click (or Enter on the map) → every attribute of the feature in the panel
 //   sun.js        time slider with sun lighting and shadows (solstudie)
+//   sensors.js    the IoT collection's sensors: latest readings as labels, updated live (SSE)
 //   sql.js        SQL console; GeoJSON results drawn on the globe, rows in the table view (table.js)
 //   keyboard.js   camera keys on the focused map
 //
@@ -15,8 +17,10 @@
 //   osm           OpenStreetMap tiles (needs the network)
 import { loadDatasets } from "./layers.js";
 import { setUpStylePanel } from "./stylepanel.js";
+import { setUpStoreys } from "./storeys.js";
 import { setUpPicking } from "./picking.js";
 import { setUpSun } from "./sun.js";
+import { setUpSensors } from "./sensors.js";
 import { setUpSql } from "./sql.js";
 import { setUpKeyboard } from "./keyboard.js";
 
@@ -65,8 +69,11 @@ const app = { viewer, layers: new Map(), $, status, onLayerLoaded: [] };
 
 const style = setUpStylePanel(app);
 app.onLayerLoaded.push(style.layerLoaded);
+const storeys = setUpStoreys(app);
+app.onLayerLoaded.push(storeys.layerLoaded);
 const picking = setUpPicking(app);
 const sun = setUpSun(app);
+const sensors = setUpSensors(app);
 const sql = setUpSql(app);
 setUpKeyboard(app, picking);
 
@@ -76,9 +83,12 @@ async function start() {
   const first = layers.find((l) => l.tileset);
   if (first) await viewer.zoomTo(first.tileset);
   style.refresh();
+  storeys.refresh();
   const vector = layers.find((l) => l.dataset.kind !== "pointcloud");
   if (vector) sql.suggest(vector.dataset.name);
   status(`${layers.length} dataset(s)`);
+  // After the tiles: the pins clamp to the buildings and terrain already loaded.
+  await sensors.start(app.datasets ?? []).catch((e) => status(`sensors: ${e?.message ?? e}`, true));
 }
 
 // For browser tests and the console: the viewer, the layers, the panels' functions, and a promise
@@ -88,7 +98,9 @@ window.tvilling = {
   layers: app.layers,
   showFeature: picking.showFeature,
   style,
+  storeys,
   sun,
+  sensors,
   sql,
   ready: start().catch((e) => status(`cannot list datasets: ${e?.message ?? e}`, true)),
 };

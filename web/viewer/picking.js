@@ -1,9 +1,11 @@
 // Click a feature (or press Enter on the focused map for the feature at its centre): every attribute it
-// carries is listed in the "Selected" table, and the feature is highlighted.
+// carries is listed in the "Selected" table, and the feature is highlighted. A sensor pin lists its
+// Datastreams.
 
 export function setUpPicking(app) {
   const { viewer, $ } = app;
   let selected = null; // { feature, colour }
+  let shown = null; // the object whose attributes the panel lists (an SQL entity, a sensor pin's group)
 
   function showFeature(feature) {
     if (selected) {
@@ -15,6 +17,7 @@ export function setUpPicking(app) {
       }
     }
     selected = null;
+    shown = null;
     const body = $("feature").tBodies[0];
     body.replaceChildren();
     $("feature-hint").hidden = Boolean(feature);
@@ -38,6 +41,15 @@ export function setUpPicking(app) {
     }
   }
 
+  /** Lists `entries` ([name, value] pairs) of `source` (e.g. a sensor pin's group) in "Selected". */
+  app.showAttributes = (entries, source) => {
+    showFeature(null);
+    fill(entries);
+    shown = source;
+  };
+  /** Whether "Selected" lists the attributes of `source`, so that its owner can refresh them. */
+  app.isShown = (source) => shown !== null && shown === source;
+
   /** Shows an SQL result entity's properties (its GeoJSON properties) in the "Selected" table. */
   app.showEntity = (entity) => {
     showFeature(null);
@@ -47,7 +59,10 @@ export function setUpPicking(app) {
     fill(bag.propertyNames.map((n) => [n, bag[n]?.getValue(now)]));
   };
 
-  /** Picks at a canvas position; tiles features and SQL result entities both count. */
+  /**
+   * Picks at a canvas position; tiles features, SQL result entities and primitives whose `id` has an
+   * `attributes()` function (sensor pins and labels) count.
+   */
   function pickAt(position) {
     const picked = viewer.scene.pick(position);
     if (picked instanceof Cesium.Cesium3DTileFeature) {
@@ -56,6 +71,7 @@ export function setUpPicking(app) {
     }
     showFeature(null);
     if (picked?.id instanceof Cesium.Entity) app.showEntity(picked.id);
+    else if (typeof picked?.id?.attributes === "function") app.showAttributes(picked.id.attributes(), picked.id);
     return false;
   }
 

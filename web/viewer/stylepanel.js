@@ -2,11 +2,12 @@
 // point clouds a custom shader (pointstyle.js), and the legend lists what each colour means.
 import { colourBy, styleableProperties } from "./styling.js";
 import { pointModes, pointStyle } from "./pointstyle.js";
+import { setStylePart } from "./tilestyle.js";
 
 export function setUpStylePanel(app) {
   const { $ } = app;
 
-  /** The options for a layer: [{ value, label, build() → { legend, apply(tileset), clear(tileset) } }]. */
+  /** The options for a layer: [{ value, label, build() → { legend, apply(tileset) } }]. */
   function options(layer) {
     if (!layer) return [];
     if (layer.dataset.kind === "pointcloud") {
@@ -20,8 +21,8 @@ export function setUpStylePanel(app) {
       value: p.name,
       label: `${p.name} (${p.kind === "number" ? `${p.min}–${p.max}` : "categories"})`,
       build: () => {
-        const { style, legend } = colourBy(p);
-        return { legend, apply: (t) => (t.style = style), clear: (t) => (t.style = undefined) };
+        const { color, legend } = colourBy(p);
+        return { legend, apply: () => setStylePart(layer, "color", color) };
       },
     }));
   }
@@ -44,8 +45,8 @@ export function setUpStylePanel(app) {
     drawLegend([]);
     if (!layer?.tileset) return;
     const chosen = options(layer).find((o) => o.value === $("style-property").value);
-    // Reset both kinds of styling, then apply the chosen one.
-    layer.tileset.style = undefined;
+    // Reset both kinds of colouring (not the storey filter's `show`), then apply the chosen one.
+    setStylePart(layer, "color", undefined);
     layer.tileset.customShader = undefined;
     if (!chosen) return;
     const built = chosen.build();

@@ -26,11 +26,14 @@ export function styleableProperties(tilesetJson) {
 }
 
 /** A string literal for a Cesium style expression. */
-function literal(s) {
+export function literal(s) {
   return `'${String(s).replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
 
-/** Builds { style: Cesium3DTileStyle, legend: [{ colour, label }] } colouring by `property`. */
+/**
+ * Builds { color, legend: [{ colour, label }] } colouring by `property`: `color` is the style's colour
+ * part (tilestyle.js joins it with the storey filter's `show`).
+ */
 export function colourBy(property) {
   const ref = `\${${property.name}}`;
   const conditions = [];
@@ -63,5 +66,5 @@ export function colourBy(property) {
     conditions.push(["true", `color('${OTHER}')`]);
   }
   legend.push({ colour: OTHER, label: property.kind === "number" ? "no value" : "other / no value" });
-  return { style: new Cesium.Cesium3DTileStyle({ color: { conditions } }), legend };
+  return { color: { conditions }, legend };
 }

@@ -30,6 +30,122 @@ fn get(addr: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
+/// `POST path` with a JSON body and an API key; returns the status and the body.
+fn post(addr: &str, path: &str, key: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nX-API-Key: {key}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = text.split_once("\r\n\r\n").map_or("", |b| b.1).to_string();
+    (status, body)
+}
+
+/// A Thing at `lon`, `lat` with one Datastream per `(name, unit symbol)`, made through SensorThings'
+/// deep insert; returns the Datastreams' ids in that order.
+fn sensor_thing(
+    addr: &str,
+    key: &str,
+    name: &str,
+    lon: f64,
+    lat: f64,
+    streams: &[(&str, &str)],
+) -> Vec<i64> {
+    let datastreams: Vec<serde_json::Value> = streams
+        .iter()
+        .map(|(n, unit)| {
+            serde_json::json!({
+                "name": n,
+                "unitOfMeasurement": {"name": unit, "symbol": unit, "definition": ""},
+                "Sensor": {"name": format!("{n} sensor"), "encodingType": "text/html", "metadata": ""},
+                "ObservedProperty": {"name": n, "definition": format!("https://example.org/{n}")},
+            })
+        })
+        .collect();
+    let thing = serde_json::json!({
+        "name": name,
+        "Locations": [{"name": name, "location": {"type": "Point", "coordinates": [lon, lat]}}],
+        "Datastreams": datastreams,
+    });
+    let (status, body) = post(addr, "/sta/v1.1/Things", key, &thing.to_string());
+    assert_eq!(status, 201, "{body}");
+    let created: serde_json::Value = serde_json::from_str(&body).unwrap();
+    created["Datastreams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["@iot.id"].as_i64().unwrap())
+        .collect()
+}
+
+/// An open IoT collection `iot` with two Things at the FZK-Haus (a room with temperature and CO2, the
+/// roof with temperature) and two readings per Datastream; returns once `/api/iot/latest` lists all
+/// three Datastreams to anonymous callers.
+fn sensors_at_the_haus(env: &Env, addr: &str, key: &str) {
+    // On the house as tiled (49.1005 N, 8.4365 E; docs/bim.md), a few metres apart.
+    let room = sensor_thing(
+        addr,
+        key,
+        "Wohnzimmer",
+        8.43652,
+        49.10049,
+        &[("Temperature", "°C"), ("CO2", "ppm")],
+    );
+    let roof = sensor_thing(
+        addr,
+        key,
+        "Dach",
+        8.43657,
+        49.10053,
+        &[("Temperature", "°C")],
+    );
+    let readings: Vec<serde_json::Value> = [
+        (room[0], 21.0, 21.4),
+        (room[1], 580.0, 612.0),
+        (roof[0], 3.9, 4.5),
+    ]
+    .iter()
+    .flat_map(|&(ds, first, latest)| {
+        [
+            serde_json::json!({"datastream": ds, "time": "2026-12-01T10:00:00Z", "result": first}),
+            serde_json::json!({"datastream": ds, "time": "2026-12-01T10:30:00Z", "result": latest}),
+        ]
+    })
+    .collect();
+    let (status, body) = post(
+        addr,
+        "/api/iot/observations",
+        key,
+        &serde_json::Value::Array(readings).to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
+    // New collections are internal; the viewer's visitor is anonymous. The Datastreams' classification
+    // is the collection's (the readings may still wait in the write-ahead log).
+    env.run(&["classify", "iot_datastreams", "open"]).ok();
+    let started = Instant::now();
+    loop {
+        let (status, body) = get(addr, "/api/iot/latest");
+        let n = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.as_array().map(Vec::len));
+        if status == 200 && n == Some(3) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "/api/iot/latest did not list the 3 Datastreams for anonymous callers: {status} {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Starts `tvilling serve` on a free loopback port; returns the process, its address and a thread that
 /// drains (and finally returns) its log so the server never blocks on a full pipe.
 pub fn start(env: &Env) -> (Child, String, JoinHandle<Vec<String>>) {
@@ -107,7 +223,10 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
 /// by a number and by a category with legends, zooms with the keyboard, sets the sun study, loads an older
 /// version with `?version=0` and "as of" a date, opens a dataset's table, runs SQL whose GeoJSON is drawn
 /// and listed in the table view; with the real samples it also colours a point cloud by class, height
-/// and intensity. CesiumJS console errors fail it; the final view is saved as a screenshot.
+/// and intensity and filters the FZK-Haus (IFC) by storey. An IoT collection made through SensorThings
+/// shows as pins labelled with the latest readings, a click lists a pin's Datastreams, and a reading
+/// posted during the check reaches its label live. CesiumJS console errors fail it; the final view is
+/// saved as a screenshot. One browser run covers all of it (SwiftShader makes each run minutes long).
 #[test]
 fn the_served_viewer_shows_the_tiled_town_in_cesium() {
     if let Some(missing) = tvilling_fixtures::cesium_check::missing_prerequisite() {
@@ -161,16 +280,59 @@ fn the_served_viewer_shows_the_tiled_town_in_cesium() {
         env.run(&["tile", "ahn3"]).ok();
         "ahn3"
     });
+    // A building model from the real samples: the storey filter.
+    let bim = crate::util::samples(
+        "the_served_viewer_shows_the_tiled_town_in_cesium (BIM storey filter)",
+    )
+    .map(|data| {
+        let src = data.join("ifc").join("AC20-FZK-Haus.ifc");
+        let src = src.to_str().expect("utf8");
+        env.run(&[
+            "ingest",
+            src,
+            "--dataset",
+            "haus",
+            "--classification",
+            "open",
+        ])
+        .ok();
+        env.run(&["tile", "haus"]).ok();
+        "haus"
+    });
+    let key = env
+        .run(&[
+            "apikey",
+            "create",
+            "--role",
+            "reader-internal",
+            "--format",
+            "json",
+        ])
+        .ok()
+        .json()["key"]
+        .as_str()
+        .expect("the new key")
+        .to_string();
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("viewer");
     std::fs::create_dir_all(&shots).unwrap();
     let screenshot = shots.join("served-viewer.png");
     let _ = std::fs::remove_file(&screenshot);
     let (mut child, addr, _drain) = start(&env);
-    let report = tvilling_fixtures::cesium_check::check_served_viewer_with(
+    sensors_at_the_haus(&env, &addr, &key);
+    let started = Instant::now();
+    let report = tvilling_fixtures::cesium_check::check_served_twin(
         &format!("http://{addr}"),
-        "byggnader",
-        points,
-        Some(screenshot.as_path()),
+        &tvilling_fixtures::cesium_check::ServedTwin {
+            dataset: "byggnader",
+            points,
+            bim,
+            iot_key: Some(&key),
+            screenshot: Some(screenshot.as_path()),
+        },
+    );
+    eprintln!(
+        "the browser check took {:.0} s",
+        started.elapsed().as_secs_f64()
     );
     let _ = child.kill();
     let _ = child.wait();
@@ -196,9 +358,26 @@ fn the_served_viewer_shows_the_tiled_town_in_cesium() {
         "sqlDrawn",
         "sqlTable",
         "sqlRowSelects",
+        "sensorLabels",
+        "sensorSelected",
+        "sensorLive",
+        "sensorToggle",
     ];
     if points.is_some() {
         expected.push("pointStyles");
+    }
+    if bim.is_some() {
+        expected.extend([
+            "storeySection",
+            "storeyFilter",
+            "storeyKeepsColours",
+            "storeyKeyboard",
+        ]);
+        // FZK-Haus: 90 elements, 32 on the ground floor, 89 on a storey (the site is on none).
+        let shown = &report.raw["storeys"]["shown"];
+        assert_eq!(shown["all"]["shown"], 90, "{shown:#}");
+        assert_eq!(shown["onlyLowest"]["shown"], 32, "{shown:#}");
+        assert_eq!(shown["upToTop"]["shown"], 89, "{shown:#}");
     }
     for check in expected {
         assert_eq!(
