@@ -17,6 +17,9 @@ use crate::config::Config;
 use crate::output;
 use crate::progress::CliProgress;
 
+const TOWN_OWNER: &str = "Exempelby kommun (generated sample)";
+const SAMPLE_OWNER: &str = "public sample (see shared/data/SOURCES.md)";
+
 /// The demo town's seed: the same town on every machine.
 const SEED: u64 = 2026;
 
@@ -52,16 +55,11 @@ pub async fn run(store: &Store, config: &Config, a: DemoArgs) -> anyhow::Result<
     // The town's heights (markhojd) are RH 2000: record the vertical CRS with SWEREF 99 TM.
     let town_crs: Crs = "EPSG:3006+5613".parse()?;
     for (layer, dataset) in [("byggnader", "byggnader"), ("vagar", "vagar")] {
-        let ok = ingest_one(
-            store,
-            config,
-            &town,
-            dataset,
-            Some(layer),
-            Some(town_crs),
-            "Exempelby kommun (generated sample)",
-        )
-        .await;
+        let sample = Sample {
+            layer: Some(layer),
+            ..Sample::file(&town, dataset, Some(town_crs), TOWN_OWNER)
+        };
+        let ok = ingest_one(store, config, sample).await;
         failures += usize::from(!ok);
     }
 
@@ -77,11 +75,7 @@ pub async fn run(store: &Store, config: &Config, a: DemoArgs) -> anyhow::Result<
     let ok = ingest_one(
         store,
         config,
-        &town3d,
-        "byggnader_3d",
-        None,
-        None,
-        "Exempelby kommun (generated sample)",
+        Sample::file(&town3d, "byggnader_3d", None, TOWN_OWNER),
     )
     .await;
     failures += usize::from(!ok);
@@ -119,21 +113,14 @@ pub async fn run(store: &Store, config: &Config, a: DemoArgs) -> anyhow::Result<
                 .transpose()?;
             let dataset = DatasetName::sanitize(stem.trim_end_matches(".city"));
             let city_model = tvilling_ingest::citymodel::CityModelReader.accepts(&source);
-            let ok = ingest_one(
-                store,
-                config,
-                &source,
-                dataset.as_str(),
-                None,
-                crs,
-                "public sample (see shared/data/SOURCES.md)",
-            )
-            .await;
+            let sample = Sample::file(&source, dataset.as_str(), crs, SAMPLE_OWNER);
+            let ok = ingest_one(store, config, sample).await;
             failures += usize::from(!ok);
             if ok && city_model {
                 to_tile.push((dataset.as_str().to_string(), Height::Geometry));
             }
         }
+        failures += other_samples(store, config, &samples, &mut to_tile).await;
     } else {
         tracing::info!(
             "no real samples at {} (set --samples or TVILLING_SAMPLES); the demo uses the generated town only",
@@ -170,30 +157,47 @@ pub async fn run(store: &Store, config: &Config, a: DemoArgs) -> anyhow::Result<
     })
 }
 
-async fn ingest_one(
-    store: &Store,
-    config: &Config,
-    source: &Path,
-    dataset: &str,
-    layer: Option<&str>,
+/// One source of the demo and where it goes.
+struct Sample<'a> {
+    source: &'a Path,
+    dataset: &'a str,
+    layer: Option<&'a str>,
     crs: Option<Crs>,
-    owner: &str,
-) -> bool {
+    /// Overwrite for files (re-running the demo replaces changed sources and is a no-op for identical
+    /// ones); append for IoT series, which add to one collection.
+    mode: Mode,
+    owner: &'a str,
+}
+
+impl<'a> Sample<'a> {
+    fn file(source: &'a Path, dataset: &'a str, crs: Option<Crs>, owner: &'a str) -> Sample<'a> {
+        Sample {
+            source,
+            dataset,
+            layer: None,
+            crs,
+            mode: Mode::Overwrite,
+            owner,
+        }
+    }
+}
+
+async fn ingest_one(store: &Store, config: &Config, s: Sample<'_>) -> bool {
+    let (source, dataset) = (s.source, s.dataset);
     let Ok(name) = dataset.parse::<DatasetName>() else {
         return false;
     };
     let opts = IngestOptions {
         dataset: name,
         read: ReadOptions {
-            layer: layer.map(String::from),
-            crs,
+            layer: s.layer.map(String::from),
+            crs: s.crs,
             ..Default::default()
         },
-        // Overwrite: re-running the demo replaces changed sources and is a no-op for identical ones.
-        mode: Mode::Overwrite,
+        mode: s.mode,
         key: None,
         classification: Some(Classification::Open),
-        owner: Some(owner.to_string()),
+        owner: Some(s.owner.to_string()),
         licence: None,
     };
     let progress = Arc::new(CliProgress::new(config.log_format));
@@ -209,6 +213,55 @@ async fn ingest_one(
             false
         }
     }
+}
+
+/// The real samples of the other kinds: Delft's laser points, the FZK-Haus IFC model (placed by its own
+/// georeference) and the sensor series, which fill the IoT collection the server shows by default
+/// (`server.iot.collection`, "iot"). Returns the number of failures.
+async fn other_samples(
+    store: &Store,
+    config: &Config,
+    samples: &Path,
+    to_tile: &mut Vec<(String, Height)>,
+) -> usize {
+    let mut failures = 0;
+    let points = samples.join("pointcloud/ahn3_cropped_2.laz");
+    let ifc = samples.join("ifc/AC20-FZK-Haus.ifc");
+    // AHN3 declares no CRS; its publisher documents RD New + NAP (shared/data/SOURCES.md).
+    let rd_nap: Option<Crs> = "EPSG:28992+5709".parse().ok();
+    for (source, dataset, crs) in [(&points, "ahn3", rd_nap), (&ifc, "fzk_haus", None)] {
+        if !source.is_file() {
+            continue;
+        }
+        let ok = ingest_one(
+            store,
+            config,
+            Sample::file(source, dataset, crs, SAMPLE_OWNER),
+        )
+        .await;
+        failures += usize::from(!ok);
+        if ok {
+            to_tile.push((dataset.to_string(), Height::Geometry));
+        }
+    }
+    // The sensor series, in name order so the collection's ids are the same every time.
+    let mut series: Vec<PathBuf> = std::fs::read_dir(samples.join("iot"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        // Only the formats of the IoT reader (SMHI, sensor.community); other CSVs are tables.
+        .filter(|p| tvilling_ingest::iot::IotReader.accepts(p))
+        .collect();
+    series.sort();
+    for source in &series {
+        let sample = Sample {
+            mode: Mode::Append,
+            ..Sample::file(source, "iot", None, SAMPLE_OWNER)
+        };
+        failures += usize::from(!ingest_one(store, config, sample).await);
+    }
+    failures
 }
 
 /// Tiles a dataset into the store's tile cache (where the server finds it); false after logging why not.

@@ -67,6 +67,10 @@ fn rollups_equal_sql_aggregates_retention_keeps_them_and_reruns_change_nothing()
     let (file, n) = smhi_series(&env);
     env.run(&["ingest", file.to_str().unwrap(), "--dataset", "iot"])
         .ok();
+    // `tvilling info` of a table without geometry: rows, no extent.
+    let info = env.info("iot_observations");
+    assert_eq!(info["rows"], n as u64);
+    assert!(info["extent"].is_null(), "{info}");
 
     let first = rollup(&env);
     assert_eq!(first["levels"]["day"]["written"], 9);

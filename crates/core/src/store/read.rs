@@ -101,11 +101,14 @@ impl Store {
 
         let ctx = SessionContext::new();
         ctx.register_table("t", table.table_provider().await?)?;
-        let batches = ctx
-            .sql("SELECT count(*), min(bbox_xmin), min(bbox_ymin), max(bbox_xmax), max(bbox_ymax), min(bbox_zmin), max(bbox_zmax) FROM t")
-            .await?
-            .collect()
-            .await?;
+        // Tables without geometry (IoT readings) have no envelope columns: only the count.
+        let sql = if schema.field_with_name("bbox_xmin").is_ok() {
+            "SELECT count(*), min(bbox_xmin), min(bbox_ymin), max(bbox_xmax), max(bbox_ymax), min(bbox_zmin), max(bbox_zmax) FROM t"
+        } else {
+            "SELECT count(*), CAST(NULL AS DOUBLE) AS a, CAST(NULL AS DOUBLE) AS b, CAST(NULL AS DOUBLE) AS c, \
+             CAST(NULL AS DOUBLE) AS d, CAST(NULL AS DOUBLE) AS e, CAST(NULL AS DOUBLE) AS f FROM t"
+        };
+        let batches = ctx.sql(sql).await?.collect().await?;
         let b = batches
             .first()
             .ok_or_else(|| Error::Internal("count query returned no batch".into()))?;
