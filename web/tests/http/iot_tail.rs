@@ -263,12 +263,80 @@ async fn compaction_packs_the_flushes_files_and_keeps_every_reading() {
     assert_eq!(t.stored().await, before);
     // The server's tail did not see the compaction: its next flush checks the store, still no duplicate.
     let again = json(
-        t.post("/api/iot/observations", Value::Array(readings(ds[0], 25, 10, 0.0)).to_string())
-            .send()
-            .await
-            .unwrap(),
+        t.post(
+            "/api/iot/observations",
+            Value::Array(readings(ds[0], 25, 10, 0.0)).to_string(),
+        )
+        .send()
+        .await
+        .unwrap(),
     )
     .await;
-    assert_eq!((again["written"].as_u64(), again["duplicates"].as_u64()), (Some(5), Some(5)));
+    assert_eq!(
+        (again["written"].as_u64(), again["duplicates"].as_u64()),
+        (Some(5), Some(5))
+    );
     assert_eq!(t.stored().await.len(), 35);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn late_readings_of_thousands_of_datastreams_are_checked_against_the_store() {
+    let t = iot_server(ServerConfig::default()).await;
+    let mut ids = vec![];
+    for thing in 0..40 {
+        let streams: Vec<Value> = (0..100)
+            .map(|i| {
+                json!({"name": format!("m{i}"), "unitOfMeasurement": {"name": "kWh", "symbol": "kWh", "definition": ""},
+                       "Sensor": {"name": "meter", "encodingType": "text/html", "metadata": ""},
+                       "ObservedProperty": {"name": "energy", "definition": "https://example.org/e"}})
+            })
+            .collect();
+        let body = json!({"name": format!("house {thing}"), "Datastreams": streams});
+        let doc = json(
+            t.post("/sta/v1.1/Things", body.to_string())
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        ids.extend(
+            doc["Datastreams"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["@iot.id"].as_i64().unwrap()),
+        );
+    }
+    let at = |hour: u32| -> Value {
+        Value::Array(
+            ids.iter()
+                .map(|d| json!({"datastream": d, "time": format!("2026-01-01T{hour:02}:00:00Z"), "result": hour}))
+                .collect(),
+        )
+    };
+    let t = &t;
+    let post = |body: Value| async move {
+        let r = t
+            .post("/api/iot/observations", body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        json(r).await
+    };
+    post(at(5)).await;
+    t.flush().await;
+    // Older than every Datastream's newest reading: each is looked up in the store (4 000 Datastreams in
+    // one look-up once overflowed the planner's stack and killed the server).
+    let late = post(at(1)).await;
+    assert_eq!(
+        (late["written"].as_u64(), late["duplicates"].as_u64()),
+        (Some(4000), Some(0))
+    );
+    let again = post(at(5)).await;
+    assert_eq!(
+        (again["written"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(4000))
+    );
+    assert_eq!(t.stored().await.len(), 8000);
 }

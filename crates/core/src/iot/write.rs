@@ -390,7 +390,10 @@ impl Store {
                 continue;
             }
             let _lock = self.lock(name)?;
-            *v = self.compact_locked(&how.request(name, 0, false)).await?.version;
+            *v = self
+                .compact_locked(&how.request(name, 0, false))
+                .await?
+                .version;
         }
         Ok(out)
     }
@@ -411,8 +414,8 @@ impl Store {
     }
 
     /// The (datastream, µs) keys of stored readings that could collide with `obs`: one scan filtered on
-    /// the datastreams and the time window of `obs`, which Delta's statistics prune to the files that
-    /// overlap them.
+    /// the datastream and time ranges of `obs`, which Delta's statistics prune to the files that overlap
+    /// them, then narrowed to `obs`'s datastreams.
     async fn stored_keys(
         &self,
         name: &DatasetName,
@@ -430,6 +433,11 @@ impl Store {
             return Ok(out);
         };
         let streams: HashSet<i64> = obs.iter().map(|o| o.datastream).collect();
+        // A range, not an IN list: thousands of Datastreams in one IN list overflow DataFusion's
+        // recursive planning, and the range prunes files by their statistics just as well.
+        let (Some(lo), Some(hi)) = (streams.iter().min(), streams.iter().max()) else {
+            return Ok(out);
+        };
         let table = self.table(name, At::Latest).await?;
         let ctx = SessionContext::new();
         let ts = |v: i64| {
@@ -442,7 +450,7 @@ impl Store {
             .read_table(table.table_provider().await?)?
             .filter(
                 col("datastream_id")
-                    .in_list(streams.into_iter().map(lit).collect(), false)
+                    .between(lit(*lo), lit(*hi))
                     .and(col("phenomenon_time").between(ts(min), ts(max))),
             )?
             .select_columns(&["datastream_id", "phenomenon_time"])?;
@@ -459,7 +467,9 @@ impl Store {
                 )));
             };
             for i in 0..b.num_rows() {
-                out.insert((ds.value(i), t.value(i)));
+                if streams.contains(&ds.value(i)) {
+                    out.insert((ds.value(i), t.value(i)));
+                }
             }
         }
         Ok(out)
