@@ -181,6 +181,8 @@ impl IotHub {
                 tail.versions = found.versions;
                 tail.several.extend(found.several);
                 for o in found.readings {
+                    tail.stored
+                        .insert(o.datastream, o.phenomenon_time.timestamp_micros());
                     tail.newest.entry(o.datastream).or_insert(o);
                 }
                 tail.loaded = true;

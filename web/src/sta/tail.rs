@@ -1,10 +1,11 @@
 //! The hot tail of an IoT collection: the readings acknowledged (in the write-ahead log) but not yet in
 //! the Delta store, and the newest reading of every Datastream.
 //!
-//! The newest reading per Datastream answers "latest observation" without a scan, and it is what makes
-//! de-duplication cheap: sensors report in time order, so almost every reading is newer than its
-//! Datastream's newest and cannot be stored yet. Only a reading at or before that time (a retry, a late
-//! or replayed reading) needs a look-up in the store.
+//! The newest reading per Datastream answers "latest observation" without a scan. De-duplication is
+//! cheap because the tail also knows each Datastream's newest *stored* time: a reading after it that is
+//! not among the tail's keys cannot be stored yet, which covers sensors reporting in order and readings
+//! that arrive a little out of order. Only a reading at or before that time (a retry of a flushed batch,
+//! a late or replayed reading) needs a look-up in the store.
 
 use std::collections::{HashMap, HashSet};
 
@@ -33,6 +34,8 @@ pub struct Tail {
     pub loaded: bool,
     /// The newest reading of each Datastream, stored or in the log.
     pub newest: HashMap<i64, Observation>,
+    /// The newest time (µs) of each Datastream's readings in the store.
+    pub stored: HashMap<i64, i64>,
     /// The Datastreams with more than one reading.
     pub several: HashSet<i64>,
     /// Readings in the log, not yet given to the store.
@@ -56,13 +59,12 @@ impl Tail {
         obs.iter()
             .map(|o| {
                 let k = key(o);
+                // Every acknowledged reading is in the store or among `keys`, and the store holds
+                // nothing of a Datastream after its `stored` time: only a reading at or before that
+                // time can be in the store without the tail knowing.
                 if self.keys.contains(&k) || !batch.insert(k) {
                     Verdict::Duplicate
-                } else if self
-                    .newest
-                    .get(&o.datastream)
-                    .is_some_and(|n| n.phenomenon_time >= o.phenomenon_time)
-                {
+                } else if self.stored.get(&o.datastream).is_some_and(|s| *s >= k.1) {
                     Verdict::Unsure
                 } else {
                     Verdict::New
@@ -92,7 +94,10 @@ impl Tail {
     /// Forgets the keys of `flushed`, now in the store (where an [`Verdict::Unsure`] look-up finds them).
     pub fn flushed(&mut self, flushed: &[Observation], versions: ObservationVersions) {
         for o in flushed {
-            self.keys.remove(&key(o));
+            let (ds, t) = key(o);
+            self.keys.remove(&(ds, t));
+            let s = self.stored.entry(ds).or_insert(t);
+            *s = (*s).max(t);
         }
         self.versions = versions;
     }
@@ -117,14 +122,18 @@ mod tests {
     fn only_readings_at_or_before_the_newest_need_the_store() {
         let mut tail = Tail::default();
         tail.add(&[r(1, 10), r(2, 5)]);
-        let v = tail.classify(&[r(1, 11), r(1, 10), r(1, 9), r(3, 0), r(3, 0), r(2, 6)]);
         use Verdict::*;
-        assert_eq!(v, [New, Duplicate, Unsure, New, Duplicate, New]);
+        // Nothing of these Datastreams is stored: a reading not in the tail is new, in order or not.
+        let v = tail.classify(&[r(1, 11), r(1, 10), r(1, 9), r(3, 0), r(3, 0), r(2, 6)]);
+        assert_eq!(v, [New, Duplicate, New, New, Duplicate, New]);
         assert_eq!(tail.newest[&1].phenomenon_time, r(1, 10).phenomenon_time);
-        // Once flushed, the key is the store's to answer; the newest stays.
+        // Once flushed, a key is the store's to answer: at or before the stored newest, ask the store.
         let flushed = std::mem::take(&mut tail.pending);
         tail.flushed(&flushed, ObservationVersions::default());
-        assert_eq!(tail.classify(&[r(1, 10)]), [Unsure]);
+        assert_eq!(
+            tail.classify(&[r(1, 10), r(1, 9), r(1, 11)]),
+            [Unsure, Unsure, New]
+        );
         tail.add(&[r(1, 3)]);
         assert_eq!(tail.newest[&1].phenomenon_time, r(1, 10).phenomenon_time);
     }
