@@ -89,6 +89,10 @@ pub struct IotConfig {
     pub flush_seconds: f64,
     /// Flush the write-ahead log to the store as soon as this many readings wait.
     pub flush_readings: usize,
+    /// Replay the collection's recorded series as live readings: every this many seconds, each open
+    /// Datastream gets its next recorded value stamped with the current time (for demos and client
+    /// development; `tvilling serve --replay-sensors SECONDS`). Off when unset.
+    pub replay_seconds: Option<f64>,
 }
 
 impl IotConfig {
@@ -104,6 +108,13 @@ impl IotConfig {
             readings: self.flush_readings.max(1),
         }
     }
+
+    /// How often the recorded series are replayed, when they are: at least every 0.1 s.
+    pub fn replay_every(&self) -> Option<std::time::Duration> {
+        self.replay_seconds
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(|s| std::time::Duration::from_secs_f64(s.clamp(0.1, 86_400.0)))
+    }
 }
 
 impl Default for IotConfig {
@@ -114,6 +125,7 @@ impl Default for IotConfig {
             min_group_size: 5,
             flush_seconds: 10.0,
             flush_readings: 1_000_000,
+            replay_seconds: None,
         }
     }
 }

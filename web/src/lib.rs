@@ -202,6 +202,15 @@ impl Server {
         mqtt::spawn(&self.state).map_err(Error::Mqtt)?;
         let watcher = tokio::spawn(self.state.clone().watch());
         let flusher = tokio::spawn(self.state.iot.clone().flusher(self.state.store.clone()));
+        let replay = self.state.options.server.iot.replay_every().map(|every| {
+            let s = &self.state;
+            tokio::spawn(sta::replay::run(
+                s.iot.clone(),
+                s.store.clone(),
+                s.workers.clone(),
+                every,
+            ))
+        });
         let (iot, store) = (self.state.iot.clone(), self.state.store.clone());
         let app = routes::router(self.state);
         tracing::info!(addr = %self.addr, "listening on http://{}", self.addr);
@@ -211,6 +220,9 @@ impl Server {
         let result = server.await;
         watcher.abort();
         flusher.abort();
+        if let Some(r) = replay {
+            r.abort();
+        }
         // The log would be replayed at the next start anyway; flushing now leaves the store complete.
         if let Err(e) = iot.flush(&store).await {
             tracing::warn!("the IoT log stays for the next start: {e}");

@@ -137,6 +137,11 @@ pub struct ServeArgs {
     /// mappings are in [server.iot.mqtt] (default: SensorThings topics v1.1/Datastreams(ID)/Observations)
     #[arg(long, env = "TVILLING_MQTT", value_name = "URL")]
     pub mqtt: Option<String>,
+    /// Replay the IoT collection's recorded series as live readings every SECONDS: each open Datastream
+    /// gets its next recorded value stamped with the current time (demos, client development)
+    /// [config: server.iot.replay_seconds; default off]
+    #[arg(long, env = "TVILLING_REPLAY_SENSORS", value_name = "SECONDS")]
+    pub replay_sensors: Option<f64>,
 }
 
 /// `tvilling apikey`.

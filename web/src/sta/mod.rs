@@ -21,6 +21,7 @@ pub mod filter;
 mod group;
 pub mod hub;
 pub mod latest;
+pub mod replay;
 mod tail;
 mod wal;
 pub mod write;

@@ -59,9 +59,14 @@ pub(crate) async fn writer(state: &AppState, headers: &HeaderMap) -> ApiResult<C
 /// The provenance of readings stored from the write-ahead log without a request to name: those a
 /// crashed run left behind.
 pub(crate) fn replay_how(rows: u64) -> IotWrite {
-    let mut how = how(&Caller::Anonymous, "write-ahead-log", &[], rows);
-    how.provenance.source_uri = "iot-write-ahead-log:replay".into();
-    how.provenance.user = "tvilling serve".into();
+    server_how("iot-write-ahead-log:replay", "tvilling serve", rows)
+}
+
+/// The provenance of readings the server writes itself, with no request behind them.
+pub(crate) fn server_how(source_uri: &str, user: &str, rows: u64) -> IotWrite {
+    let mut how = how(&Caller::Anonymous, "server", &[], rows);
+    how.provenance.source_uri = source_uri.into();
+    how.provenance.user = user.into();
     how
 }
 

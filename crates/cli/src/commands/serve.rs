@@ -27,6 +27,9 @@ pub async fn run(store: &Store, config: &Config, a: ServeArgs) -> anyhow::Result
     if let Some(url) = a.mqtt {
         server.iot.mqtt.get_or_insert_with(Default::default).url = url;
     }
+    if let Some(seconds) = a.replay_sensors {
+        server.iot.replay_seconds = Some(seconds);
+    }
     let mut options = ServeOptions::new(server);
     if let Some(s) = config.query.timeout_seconds {
         options.sql_timeout = Duration::from_secs(s.max(1));

@@ -2,7 +2,7 @@
 //! then on the server keeps it current in memory as readings arrive (issue 7: "latest observation per
 //! Datastream" must be fast).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use deltalake::arrow::array::{Array, AsArray};
 use deltalake::arrow::compute::cast;
@@ -31,7 +31,7 @@ impl Store {
     pub async fn newest_observations(&self, names: &IotNames) -> Result<Newest> {
         let mut versions = ObservationVersions::default();
         let mut several = HashSet::new();
-        let mut newest: std::collections::HashMap<i64, Observation> = Default::default();
+        let mut newest: HashMap<i64, Observation> = Default::default();
         for (name, version) in [
             (&names.observations, &mut versions.observations),
             (&names.restricted_observations, &mut versions.restricted),
@@ -106,6 +106,47 @@ impl Store {
             readings,
             several,
         })
+    }
+
+    /// The results of the newest `per_stream` readings of each Datastream in the collection's open
+    /// observations dataset, oldest first, by Datastream id: what a replay of the recorded series sends
+    /// (`tvilling serve --replay-sensors`). Protected readings are not read.
+    pub async fn recent_results(
+        &self,
+        names: &IotNames,
+        per_stream: usize,
+    ) -> Result<HashMap<i64, Vec<f64>>> {
+        let mut out: HashMap<i64, Vec<f64>> = HashMap::new();
+        if !self.exists(&names.observations).await {
+            return Ok(out);
+        }
+        let table = self.table(&names.observations, At::Latest).await?;
+        let ctx = SessionContext::new();
+        ctx.register_table("o", table.table_provider().await?)?;
+        let batches = ctx
+            .sql(&format!(
+                "SELECT datastream_id, result FROM (SELECT datastream_id, phenomenon_time, result, \
+                 row_number() OVER (PARTITION BY datastream_id ORDER BY phenomenon_time DESC) AS n FROM o) \
+                 WHERE n <= {per_stream} ORDER BY datastream_id, phenomenon_time"
+            ))
+            .await?
+            .collect()
+            .await?;
+        for b in batches {
+            let (Some(d), Some(r)) = (
+                b.column(0).as_primitive_opt::<Int64Type>(),
+                b.column(1).as_primitive_opt::<Float64Type>(),
+            ) else {
+                return Err(Error::Internal(format!(
+                    "dataset '{}' does not have the observations layout (a bug if tvilling wrote it)",
+                    names.observations
+                )));
+            };
+            for (d, r) in d.values().iter().zip(r.values()) {
+                out.entry(*d).or_default().push(*r);
+            }
+        }
+        Ok(out)
     }
 }
 
