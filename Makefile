@@ -21,9 +21,7 @@ build: bootstrap
 ## Build a sample twin (generated town + ../shared/data samples when present), then serve it: the
 ## Cesium viewer at http://$(DEMO_ADDR)/ (Ctrl-C stops the server; the twin stays in $(DEMO_STORE)).
 demo: build
-	$(TVILLING) --store $(DEMO_STORE) demo
-	@echo "Serving the sample twin: open http://$(DEMO_ADDR)/ (Ctrl-C stops)"
-	$(TVILLING) --store $(DEMO_STORE) serve --addr $(DEMO_ADDR)
+	$(TVILLING) --store $(DEMO_STORE) demo --addr $(DEMO_ADDR)
 
 ## Run every test: unit, doc and end-to-end (real binary, real GDAL/PROJ/Delta).
 test: bootstrap

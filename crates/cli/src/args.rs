@@ -97,7 +97,8 @@ pub enum Command {
     /// Compute a new dataset from stored ones (LOD1 building heights from footprints and laser points)
     #[command(subcommand)]
     Derive(DeriveCommand),
-    /// Build a sample twin: generate a small Swedish town, ingest it (and ../shared/data samples if present)
+    /// Build a sample twin (a generated Swedish town with buildings, a laser scan, a BIM proposal and
+    /// sensors, plus ../shared/data samples if present) and serve it
     Demo(DemoArgs),
     /// Serve the twin over HTTP: 3D Tiles, SQL, dataset listing and the viewer (docs/server.md)
     Serve(ServeArgs),
@@ -450,6 +451,19 @@ pub struct DemoArgs {
     /// Number of buildings in the generated town
     #[arg(long, default_value_t = 600)]
     pub buildings: usize,
+    /// Laser points per square metre of the generated town's scan (Lantmäteriet's national scan has 1–2)
+    #[arg(long, default_value_t = 1.0, value_name = "N")]
+    pub point_density: f64,
+    /// Only build the twin; do not serve it
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Address to serve the twin on [default 127.0.0.1:8080, or server.addr of the config]
+    #[arg(long, env = "TVILLING_ADDR", value_name = "HOST:PORT")]
+    pub addr: Option<String>,
+    /// Replay the recorded sensor series as live readings every SECONDS while serving (see `tvilling
+    /// serve --help`)
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    pub replay_sensors: f64,
 }
 
 /// `tvilling config`.

@@ -12,7 +12,7 @@ use tvilling_fixtures::town::{TownSpec, generate};
 use tvilling_ingest::{IngestOptions, ReadOptions, SourceReader};
 use tvilling_tiles::{Height, TileOptions};
 
-use crate::args::{DatasetsArgs, DemoArgs, OutputFormat};
+use crate::args::{DatasetsArgs, DemoArgs, OutputFormat, ServeArgs};
 use crate::config::Config;
 use crate::output;
 use crate::progress::CliProgress;
@@ -84,6 +84,7 @@ pub async fn run(store: &Store, config: &Config, a: DemoArgs) -> anyhow::Result<
         ("byggnader".into(), Height::Attribute("hojd".into())),
         ("byggnader_3d".into(), Height::Geometry),
     ];
+    failures += town_extras(store, config, &sources, &a, &mut to_tile).await?;
 
     let samples = a
         .samples
@@ -139,6 +140,24 @@ pub async fn run(store: &Store, config: &Config, a: DemoArgs) -> anyhow::Result<
         },
     )
     .await?;
+    if !a.no_serve {
+        let serve = ServeArgs {
+            addr: a.addr.clone(),
+            viewer: None,
+            iot_collection: None,
+            mqtt: None,
+            replay_sensors: Some(a.replay_sensors),
+        };
+        if failures > 0 {
+            tracing::warn!("{failures} sources of the demo failed (see above); serving the rest");
+        }
+        let addr = a.addr.as_deref().unwrap_or(&config.server.addr);
+        output::line(&format!(
+            "\nServing the sample twin: open http://{addr}/ (Ctrl-C stops; the twin stays in {}).",
+            store.root().display()
+        ))?;
+        return super::serve::run(store, config, serve).await;
+    }
     // The binary is usually not on PATH after `make demo`: show the one that ran.
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
@@ -213,6 +232,57 @@ async fn ingest_one(store: &Store, config: &Config, s: Sample<'_>) -> bool {
             false
         }
     }
+}
+
+/// The generated town's other kinds: an airborne laser scan, a BIM proposal beside the town and
+/// air-quality sensors whose series end now (the server replays them as live readings). Returns the
+/// number of failures.
+async fn town_extras(
+    store: &Store,
+    config: &Config,
+    sources: &Path,
+    a: &DemoArgs,
+    to_tile: &mut Vec<(String, Height)>,
+) -> anyhow::Result<usize> {
+    let spec = TownSpec {
+        buildings: a.buildings,
+        seed: SEED,
+    };
+    let scan = sources.join("exempelby.laz");
+    let points = tvilling_fixtures::lidar::generate(&scan, &spec, a.point_density)?;
+    let proposal = sources.join("exempelby_forslag.ifc");
+    tvilling_fixtures::proposal::generate(&proposal, &spec)?;
+    tracing::info!(
+        points = points.points,
+        "generated the laser scan and the BIM proposal"
+    );
+    let mut failures = 0;
+    for (source, dataset) in [
+        (&scan, "exempelby_laser"),
+        (&proposal, "forslag_ostra_angen"),
+    ] {
+        let ok = ingest_one(
+            store,
+            config,
+            Sample::file(source, dataset, None, TOWN_OWNER),
+        )
+        .await;
+        failures += usize::from(!ok);
+        if ok {
+            to_tile.push((dataset.to_string(), Height::Geometry));
+        }
+    }
+    // Two days of readings up to now, into the collection the server shows ("iot"); re-running the demo
+    // adds the readings since the last run (readings are unique by Datastream and time).
+    let series = tvilling_fixtures::sensors::generate(sources, &spec, chrono::Utc::now(), 2)?;
+    for source in &series {
+        let sample = Sample {
+            mode: Mode::Append,
+            ..Sample::file(source, "iot", None, TOWN_OWNER)
+        };
+        failures += usize::from(!ingest_one(store, config, sample).await);
+    }
+    Ok(failures)
 }
 
 /// The real samples of the other kinds: Delft's laser points, the FZK-Haus IFC model (placed by its own

@@ -289,6 +289,7 @@ fn the_demo_builds_a_sample_twin_without_shared_data() {
             env.path("none").to_str().unwrap(),
             "--buildings",
             "120",
+            "--no-serve",
         ])
         .ok();
     assert!(run.stdout().contains("byggnader"), "{}", run.stdout());
@@ -299,7 +300,26 @@ fn the_demo_builds_a_sample_twin_without_shared_data() {
     // The town is also a 3D city model, and both building datasets are tiled in the store.
     assert_eq!(env.info("byggnader_3d")["kind"], "citymodel");
     assert_eq!(env.info("byggnader_3d")["rows"], 120);
-    for dataset in ["byggnader", "byggnader_3d"] {
+    // The town's laser scan, its BIM proposal and its sensors.
+    let scan = env.info("exempelby_laser");
+    assert_eq!(scan["kind"], "pointcloud", "{scan}");
+    assert!(scan["rows"].as_u64().unwrap() > 100_000, "{scan}");
+    assert_eq!(scan["crs"], "EPSG:3006", "{scan}");
+    assert_eq!(scan["vertical_crs"], "EPSG:5613", "{scan}");
+    let proposal = env.info("forslag_ostra_angen");
+    assert_eq!(proposal["kind"], "bim", "{proposal}");
+    // 20 walls, 5 floor slabs, the roof and 90 windows (openings are cut, not stored).
+    assert_eq!(proposal["rows"], 116, "{proposal}");
+    let sensors = env.info("iot_datastreams");
+    // Nine sites, each with PM10, PM2.5, temperature, humidity and pressure.
+    assert_eq!(sensors["rows"], 45, "{sensors}");
+    assert!(env.info("iot_observations")["rows"].as_u64().unwrap() >= 45 * 576);
+    for dataset in [
+        "byggnader",
+        "byggnader_3d",
+        "exempelby_laser",
+        "forslag_ostra_angen",
+    ] {
         let tileset = env.store().join(dataset).join("_tiles/tileset-v0.json");
         let report = tvilling_tiles::check::check_tileset(&tileset).expect("tileset written");
         assert!(report.is_ok(), "{dataset}: {report}");
@@ -324,6 +344,7 @@ fn the_demo_builds_a_sample_twin_without_shared_data() {
         env.path("none").to_str().unwrap(),
         "--buildings",
         "120",
+        "--no-serve",
     ])
     .ok();
     assert!(env.info("byggnader")["version"].as_u64().unwrap() <= 1);
