@@ -200,6 +200,11 @@ fn main() -> Result<()> {
     }
     // A fresh store each run: the commit → served step appends to it.
     let work = tempfile::tempdir()?;
+    // nginx's workers run as `nobody`: they must be able to enter the (0700) temporary folder.
+    std::fs::set_permissions(
+        work.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
     let store = work.path().join("store");
     let t = Instant::now();
     run(Command::new(&bin)
@@ -208,6 +213,8 @@ fn main() -> Result<()> {
         .arg("ingest")
         .arg(&gpkg)
         .args(["--dataset", DATASET, "--layer", DATASET])
+        // Open data: anonymous callers (wrk, like pygeoapi's) may read it; new datasets are internal.
+        .args(["--classification", "open"])
         .args(["--crs", "EPSG:3006+5613"]))?;
     run(Command::new(&bin).arg("--store").arg(&store).args([
         "tile",
@@ -260,9 +267,18 @@ fn main() -> Result<()> {
             seconds,
             work.path(),
             "tiles-nginx",
-        )?;
+        );
+        // Killing the master would leave its workers running: ask it to stop them first.
+        let prefix = work.path().join("nginx");
+        let _ = Command::new("nginx")
+            .arg("-p")
+            .arg(&prefix)
+            .arg("-c")
+            .arg(prefix.join("nginx.conf"))
+            .args(["-s", "stop"])
+            .status();
         drop(p);
-        Ok(l)
+        l
     });
     rows.push(format!(
         "| tiles | tvilling serve | {:.0} req/s | {} | {} |",

@@ -78,8 +78,10 @@ pub fn request(
     head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     s.write_all(head.as_bytes())?;
     s.write_all(body)?;
-    let mut text = String::new();
-    s.read_to_string(&mut text)?;
+    // Bytes, not text: a tile's body is binary (glb), and only the head and JSON bodies are read.
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
     let status = text
         .split_whitespace()
         .nth(1)

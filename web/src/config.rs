@@ -20,6 +20,10 @@ pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 120;
 pub const DEFAULT_SQL_TIMEOUT_SECONDS: u64 = 60;
 /// Most rows one `POST /api/sql` answers; more are cut off and flagged with `X-Tvilling-Truncated`.
 pub const DEFAULT_SQL_ROW_LIMIT: usize = 100_000;
+/// Megabytes of tile content kept in memory.
+pub const DEFAULT_TILE_CACHE_MB: usize = 256;
+/// Megabytes of collections kept in memory for OGC API paging.
+pub const DEFAULT_FEATURES_CACHE_MB: usize = 512;
 /// How often the store is polled for new commits (milliseconds).
 pub const DEFAULT_WATCH_INTERVAL_MS: u64 = 1000;
 
@@ -62,6 +66,12 @@ pub struct ServerConfig {
     pub cesium_dir: Option<PathBuf>,
     /// Tile datasets that have no tiles yet, in the background, on first request and on each commit.
     pub auto_tile: bool,
+    /// Megabytes of tile content kept in memory (content files never change, so they are served from
+    /// memory until evicted, oldest first); 0 reads every request from disk.
+    pub tile_cache_mb: usize,
+    /// Megabytes of decoded collections kept in memory, sorted, for OGC API Features paging without a
+    /// filter (each collection at most a quarter of it; larger ones are paged by the query engine).
+    pub features_cache_mb: usize,
     /// Footprint height column per dataset for automatic tiling, e.g. { byggnader = "hojd" }. Without an
     /// entry a column named hojd, height or measuredheight is used, else the geometry's own z.
     pub tile_height_attr: BTreeMap<String, String>,
@@ -163,6 +173,8 @@ impl Default for ServerConfig {
             viewer_dir: None,
             cesium_dir: None,
             auto_tile: true,
+            tile_cache_mb: DEFAULT_TILE_CACHE_MB,
+            features_cache_mb: DEFAULT_FEATURES_CACHE_MB,
             tile_height_attr: BTreeMap::new(),
             auth: AuthConfig::default(),
             iot: IotConfig::default(),

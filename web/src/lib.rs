@@ -41,6 +41,7 @@ pub mod routes;
 pub mod sql;
 pub mod sta;
 pub mod state;
+pub mod tilecache;
 pub mod tiling;
 
 use std::future::Future;

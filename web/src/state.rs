@@ -35,6 +35,10 @@ pub struct AppState {
     pub workers: tokio::runtime::Handle,
     /// The IoT collection (SensorThings, batch ingest, live push).
     pub iot: IotHub,
+    /// Tile content in memory.
+    pub tile_cache: Arc<crate::tilecache::TileCache>,
+    /// Collections in memory for OGC API paging.
+    pub pages: Arc<crate::ogcapi::pages::PageCache>,
     keys: Arc<RwLock<(Keys, Option<SystemTime>)>>,
     oidc: Option<Oidc>,
 }
@@ -73,6 +77,12 @@ impl AppState {
             options.server.tile_height_attr.clone(),
         );
         let oidc = options.server.auth.oidc.clone().map(Oidc::new);
+        let tile_cache = Arc::new(crate::tilecache::TileCache::new(
+            options.server.tile_cache_mb.saturating_mul(1 << 20),
+        ));
+        let pages = Arc::new(crate::ogcapi::pages::PageCache::new(
+            options.server.features_cache_mb.saturating_mul(1 << 20),
+        ));
         AppState {
             store,
             options: Arc::new(options),
@@ -81,6 +91,8 @@ impl AppState {
             metrics: Arc::default(),
             workers,
             iot,
+            tile_cache,
+            pages,
             keys: Arc::new(RwLock::new((Keys::default(), None))),
             oidc,
         }

@@ -223,6 +223,9 @@ impl fmt::Display for Crs {
     }
 }
 
+/// How many CRS pairs [`Transformer::cached`] keeps per thread.
+pub const CACHED_TRANSFORMERS: usize = 16;
+
 /// Transforms horizontal coordinates between two CRSs with PROJ, in traditional GIS axis order
 /// (easting/longitude first) whatever the CRS definitions say.
 pub struct Transformer {
@@ -250,6 +253,34 @@ impl Transformer {
                 ))
             })?;
         Ok(Transformer { proj, from, to })
+    }
+
+    /// This thread's transformer from `from` to `to`, made on first use and kept. Creating a PROJ
+    /// transformation searches PROJ's database (milliseconds): an SQL function that made one per batch
+    /// spent more time there than transforming a page of features. A thread keeps at most
+    /// [`CACHED_TRANSFORMERS`] pairs (more are made afresh and dropped).
+    pub fn cached(from: Crs, to: Crs) -> Result<std::rc::Rc<Transformer>> {
+        thread_local! {
+            static CACHE: std::cell::RefCell<Vec<std::rc::Rc<Transformer>>> =
+                const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let hit = CACHE.with(|c| {
+            c.borrow()
+                .iter()
+                .find(|t| t.from == from && t.to == to)
+                .cloned()
+        });
+        if let Some(t) = hit {
+            return Ok(t);
+        }
+        let t = std::rc::Rc::new(Transformer::new(from, to)?);
+        CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() < CACHED_TRANSFORMERS {
+                c.push(t.clone());
+            }
+        });
+        Ok(t)
     }
 
     /// Transforms one coordinate in place; `z` is left as it is.

@@ -131,14 +131,14 @@ pub enum Res {
     Text(String),
 }
 
-/// What `eval` may know besides the row: the CRS of each argument and of the result, and a PROJ
-/// transformer made once per batch.
+/// What `eval` may know besides the row: the CRS of each argument and of the result, and this thread's
+/// PROJ transformer between them ([`Transformer::cached`]).
 pub struct Ctx {
     /// CRS of each argument (geometry arguments only).
     pub crs: Vec<Option<String>>,
     /// CRS of the result, when it is a geometry.
     pub out_crs: Option<String>,
-    transformer: OnceCell<Transformer>,
+    transformer: OnceCell<std::rc::Rc<Transformer>>,
 }
 
 impl Ctx {
@@ -167,7 +167,7 @@ impl Ctx {
         };
         let from = parse(self.crs.first().unwrap_or(&None), "source")?;
         let to = parse(&self.out_crs, "target")?;
-        let t = Transformer::new(from, to)
+        let t = Transformer::cached(from, to)
             .map_err(|e| DataFusionError::Execution(format!("{function}: {e}")))?;
         Ok(self.transformer.get_or_init(|| t))
     }

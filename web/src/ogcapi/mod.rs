@@ -11,6 +11,7 @@
 
 pub mod cql2;
 pub mod crs;
+pub mod pages;
 pub mod query;
 pub mod render;
 

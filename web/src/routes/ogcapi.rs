@@ -3,15 +3,15 @@
 //! the caller's datasets (a hidden dataset is 404 on every path, exactly like a missing one), run the SQL on
 //! the worker runtime and shape the answers.
 
-use std::collections::BTreeMap;
-
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value, json};
-use tvilling_core::{Classification, DatasetName};
+use std::sync::Arc;
+
+use tvilling_core::DatasetName;
 use tvilling_query::{QueryOptions, Session, output};
 
 use crate::auth::Caller;
@@ -19,6 +19,7 @@ use crate::catalog::Entry;
 use crate::error::ApiError;
 use crate::ogcapi::cql2::{self, Expr};
 use crate::ogcapi::crs::{self, Crs};
+use crate::ogcapi::pages::{PageCache, Sorted};
 use crate::ogcapi::query::{self, ColumnKind, GEOMETRY, ID, Queryables, Sql, ident, string};
 use crate::ogcapi::render::{self, GEOJSON, HTML, JSON, Out, link};
 use crate::ogcapi::{CONFORMANCE, OgcError};
@@ -114,8 +115,10 @@ fn visible_entry(state: &AppState, caller: &Caller, name: &str) -> OgcResult<(Da
     }
 }
 
-/// Runs `work` with a session that holds only the caller's datasets, on the worker runtime.
-async fn with_session<T, F>(state: &AppState, caller: &Caller, work: F) -> OgcResult<T>
+/// Runs `work` on the worker runtime with a session that holds only `names` (datasets the caller may
+/// read, checked by the route): opening every dataset of the store for each request would cost more than
+/// answering it.
+async fn with_session<T, F>(state: &AppState, names: Vec<DatasetName>, work: F) -> OgcResult<T>
 where
     T: Send + 'static,
     F: for<'s> FnOnce(
@@ -125,7 +128,6 @@ where
         > + Send
         + 'static,
 {
-    let visible: BTreeMap<String, Classification> = state.visible(caller);
     let store = state.store.clone();
     let options = QueryOptions {
         timeout: Some(state.options.sql_timeout),
@@ -135,15 +137,7 @@ where
     let timeout = state.options.sql_timeout;
     let job = state.workers.spawn(async move {
         let run = async {
-            let session = Session::open(&store, options).await?;
-            for name in store.datasets().await.map_err(ApiError::from)? {
-                if !visible.contains_key(name.as_str()) {
-                    session
-                        .context()
-                        .deregister_table(name.as_str())
-                        .map_err(|e| ApiError::Internal(format!("hiding dataset {name}: {e}")))?;
-                }
-            }
+            let session = Session::open_datasets(&store, options, &names).await?;
             work(&session).await
         };
         tokio::time::timeout(timeout, run)
@@ -284,7 +278,8 @@ pub async fn collections(
         .filter(|(_, e)| caller.may_read(e.props.classification))
         .collect();
     let list = entries.clone();
-    let extents = with_session(&state, &caller, move |s| {
+    let names = entries.iter().map(|(n, _)| n.clone()).collect();
+    let extents = with_session(&state, names, move |s| {
         Box::pin(async move {
             let mut out = Vec::new();
             for (n, e) in &list {
@@ -321,7 +316,7 @@ pub async fn collection(
     let o = out(&params, &headers)?;
     let base = render::base_url(&headers);
     let (n, crs) = (name.clone(), entry.props.crs.clone());
-    let ext = with_session(&state, &caller, move |s| {
+    let ext = with_session(&state, vec![name.clone()], move |s| {
         Box::pin(async move { Ok(extents(s, &n, &crs).await) })
     })
     .await?;
@@ -341,7 +336,7 @@ pub async fn queryables(
     let o = out(&params, &headers)?;
     let base = render::base_url(&headers);
     let (n, crs) = (name.clone(), entry.props.crs.clone());
-    let q = with_session(&state, &caller, move |s| {
+    let q = with_session(&state, vec![name.clone()], move |s| {
         Box::pin(async move { queryables_of(s, &n, &crs).await })
     })
     .await?;
@@ -576,30 +571,71 @@ pub async fn items(
         params.clone(),
         url.clone(),
     );
-    let (matched, features, crs) = with_session(&state, &caller, move |s| {
+    // Plain paging (no filter, no sortby) is served from the collection kept in memory when it is there.
+    let plain = params.iter().all(|(k, _)| PLAIN.contains(&k.as_str()));
+    let pages = state.pages.clone();
+    let version = entry.version;
+    let hit = if plain {
+        pages.get(&name, version)
+    } else {
+        None
+    };
+    let open = if hit.is_some() {
+        vec![]
+    } else {
+        vec![name.clone()]
+    };
+    let (matched, features, crs) = with_session(&state, open, move |s| {
         Box::pin(async move {
+            let t = ident(n.as_str());
+            let sorted = match hit {
+                Some(h) => Some(h),
+                None if plain => keep_sorted(s, &pages, &n, version).await?,
+                None => None,
+            };
+            if let Some(sorted) = &sorted {
+                // The page's rows stand in for the dataset under its name, for the same SQL below.
+                let total = sorted.rows.num_rows();
+                let start = offset.min(total);
+                let page = sorted.rows.slice(start, limit.min(total - start));
+                let ctx = s.context();
+                let _ = ctx.deregister_table(n.as_str());
+                ctx.register_batch(n.as_str(), page)
+                    .map_err(|e| ApiError::Internal(format!("serving {n} from memory: {e}")))?;
+            }
             let q = queryables_of(s, &n, &crs_name).await?;
             let crs = crs_param(&ps, "crs", &crs::offered(q.storage))?;
-            let w = where_clause(&q, &ps)?;
-            let order = match param(&ps, "sortby") {
-                Some(v) => query::sortby(&q, v).map_err(OgcError::bad)?,
-                None => ident(ID),
-            };
             let selection = param(&ps, "properties")
                 .map(|v| query::property_selection(&q, v))
                 .transpose()
                 .map_err(OgcError::bad)?;
-            let t = ident(n.as_str());
-            let count = rows(s, &format!("SELECT count(*) AS n FROM {t} WHERE {w}")).await?;
-            let matched = count
-                .first()
-                .and_then(|r| r.get("n"))
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
-            let sql = format!(
-                "SELECT {} FROM {t} WHERE {w} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
-                select_list(&q, crs, selection.as_deref()),
-            );
+            let select = select_list(&q, crs, selection.as_deref());
+            let (matched, sql) = match &sorted {
+                Some(sorted) => (
+                    sorted.rows.num_rows() as u64,
+                    format!("SELECT {select} FROM {t}"),
+                ),
+                None => {
+                    let w = where_clause(&q, &ps)?;
+                    let count = rows(s, &format!("SELECT count(*) AS n FROM {t} WHERE {w}")).await?;
+                    let matched = count
+                        .first()
+                        .and_then(|r| r.get("n"))
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0);
+                    let order = match param(&ps, "sortby") {
+                        Some(v) => query::sortby(&q, v).map_err(OgcError::bad)?,
+                        None => ident(ID),
+                    };
+                    // The page is cut first and only its rows are transformed and encoded: DataFusion
+                    // evaluates a select list below the sort, which would transform every matching row.
+                    let sql = format!(
+                        "SELECT {select} FROM (SELECT * FROM {t} WHERE {w} ORDER BY {order} LIMIT {limit} \
+                         OFFSET {offset}) AS {t} ORDER BY {order}"
+                    );
+                    (matched, sql)
+                }
+            };
             let features: Vec<Value> = rows(s, &sql)
                 .await?
                 .into_iter()
@@ -663,6 +699,36 @@ pub async fn items(
     Ok(r)
 }
 
+/// The parameters of plain paging, which the collection kept in memory can answer.
+const PLAIN: [&str; 5] = ["f", "limit", "offset", "crs", "properties"];
+/// Collections with more rows than this are never sorted into memory.
+const MAX_KEPT_ROWS: u64 = 1_000_000;
+
+/// Sorts `name` (open in `s`) by id into the page cache, if it is small enough to keep.
+async fn keep_sorted(
+    s: &Session,
+    pages: &PageCache,
+    name: &DatasetName,
+    version: u64,
+) -> OgcResult<Option<Arc<Sorted>>> {
+    let t = ident(name.as_str());
+    let count = rows(s, &format!("SELECT count(*) AS n FROM {t}")).await?;
+    let n = count
+        .first()
+        .and_then(|r| r.get("n"))
+        .and_then(Value::as_u64)
+        .unwrap_or(u64::MAX);
+    if n > MAX_KEPT_ROWS {
+        return Ok(None);
+    }
+    let all = s
+        .query(&format!("SELECT * FROM {t} ORDER BY {}", ident(ID)))
+        .await?;
+    pages
+        .keep(name, version, &all.batches)
+        .map_err(|e| OgcError(ApiError::Internal(format!("keeping {name} in memory: {e}"))))
+}
+
 /// `GET /ogcapi/collections/{dataset}/items/{id}`.
 pub async fn item(
     State(state): State<AppState>,
@@ -691,7 +757,7 @@ pub async fn item(
         url.clone(),
         id.clone(),
     );
-    let (found, crs) = with_session(&state, &caller, move |s| {
+    let (found, crs) = with_session(&state, vec![name.clone()], move |s| {
         Box::pin(async move {
             let q = queryables_of(s, &n, &crs_name).await?;
             let crs = crs_param(&ps, "crs", &crs::offered(q.storage))?;

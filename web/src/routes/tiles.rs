@@ -17,7 +17,7 @@
 //! 503 with `Retry-After`.
 
 use axum::Router;
-use axum::body::{Full, boxed};
+use axum::body::{Bytes, Full, boxed};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -97,7 +97,7 @@ fn matches(headers: &HeaderMap, etag: &str) -> bool {
 
 fn respond(
     headers: &HeaderMap,
-    body: Vec<u8>,
+    body: impl Into<Bytes>,
     content_type: &'static str,
     etag: String,
     cache: HeaderValue,
@@ -109,7 +109,7 @@ fn respond(
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r
     } else {
-        let mut r = Response::new(boxed(Full::from(body)));
+        let mut r = Response::new(boxed(Full::new(body.into())));
         r.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         r
@@ -120,13 +120,15 @@ fn respond(
 }
 
 async fn read(path: &std::path::Path) -> ApiResult<Vec<u8>> {
-    tokio::fs::read(path).await.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            ApiError::NotFound("no such tile content".into())
-        } else {
-            ApiError::Internal(format!("{}: {e}", path.display()))
-        }
-    })
+    tokio::fs::read(path).await.map_err(|e| read_error(path, e))
+}
+
+fn read_error(path: &std::path::Path, e: std::io::Error) -> ApiError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        ApiError::NotFound("no such tile content".into())
+    } else {
+        ApiError::Internal(format!("{}: {e}", path.display()))
+    }
 }
 
 /// `GET /tiles/{dataset}/tileset.json[?version=N]`.
@@ -246,7 +248,11 @@ pub async fn content(
         .join("_tiles")
         .join("content")
         .join(format!("{hash}.glb"));
-    let body = read(&path).await?;
+    let body = state
+        .tile_cache
+        .get(&path)
+        .await
+        .map_err(|e| read_error(&path, e))?;
     respond(
         &headers,
         body,
