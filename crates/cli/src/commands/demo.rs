@@ -261,16 +261,8 @@ async fn town_extras(
         (&scan, "exempelby_laser"),
         (&proposal, "forslag_ostra_angen"),
     ] {
-        let ok = ingest_one(
-            store,
-            config,
-            Sample::file(source, dataset, None, TOWN_OWNER),
-        )
-        .await;
-        failures += usize::from(!ok);
-        if ok {
-            to_tile.push((dataset.to_string(), Height::Geometry));
-        }
+        let sample = Sample::file(source, dataset, None, TOWN_OWNER);
+        failures += ingest_for_tiling(store, config, sample, to_tile).await;
     }
     // Two days of readings up to now, into the collection the server shows ("iot"); re-running the demo
     // adds the readings since the last run (readings are unique by Datastream and time).
@@ -303,16 +295,8 @@ async fn other_samples(
         if !source.is_file() {
             continue;
         }
-        let ok = ingest_one(
-            store,
-            config,
-            Sample::file(source, dataset, crs, SAMPLE_OWNER),
-        )
-        .await;
-        failures += usize::from(!ok);
-        if ok {
-            to_tile.push((dataset.to_string(), Height::Geometry));
-        }
+        let sample = Sample::file(source, dataset, crs, SAMPLE_OWNER);
+        failures += ingest_for_tiling(store, config, sample, to_tile).await;
     }
     // The sensor series, in name order so the collection's ids are the same every time.
     let mut series: Vec<PathBuf> = std::fs::read_dir(samples.join("iot"))
@@ -332,6 +316,23 @@ async fn other_samples(
         failures += usize::from(!ingest_one(store, config, sample).await);
     }
     failures
+}
+
+/// Ingests a sample and, when that worked, queues it for tiling by its own geometry; returns the number
+/// of failures (0 or 1).
+async fn ingest_for_tiling(
+    store: &Store,
+    config: &Config,
+    s: Sample<'_>,
+    to_tile: &mut Vec<(String, Height)>,
+) -> usize {
+    let dataset = s.dataset.to_string();
+    if ingest_one(store, config, s).await {
+        to_tile.push((dataset, Height::Geometry));
+        0
+    } else {
+        1
+    }
 }
 
 /// Tiles a dataset into the store's tile cache (where the server finds it); false after logging why not.
