@@ -11,6 +11,7 @@
 )]
 
 mod access;
+mod gdal_oapif;
 mod iot;
 mod iot_tail;
 mod live;
