@@ -4,7 +4,7 @@
 //
 //   node check-viewer.mjs TILESET_DIR [--json] [--timeout MS] [--screenshot FILE.png]
 //   node check-viewer.mjs --server http://127.0.0.1:8080 --dataset NAME [--points NAME] [--bim NAME]
-//                         [--sensors --iot-key KEY] [--json] …
+//                         [--sensors --iot-key KEY] [--basemap NAME --allow ORIGIN] [--json] …
 //
 // The second form drives the viewer that a running `tvilling serve` serves, with its real /api/datasets,
 // versions, SQL and tiles; the dataset must have an older version for the version checks.
@@ -18,7 +18,8 @@
 // dataset's table; with --points it colours that point cloud by classification, height and intensity;
 // with --bim it filters that building model by storey (lib/twin-steps.mjs); with --sensors it checks
 // the IoT collection's live labels against /api/iot/latest and posts a reading (with --iot-key) that
-// must reach its label through the live feed.
+// must reach its label through the live feed; with --basemap it checks that NaturalEarthII is the first
+// base map and then picks the configured WMS map NAME (served from ORIGIN, which --allow lets through).
 // Console errors, failed requests and requests leaving the loopback origin fail the check. The stub says the dataset is at version 1, so selecting v0
 // asks for `tileset.json?version=0` (the static stub serves the same folder for both).
 //
@@ -30,7 +31,7 @@ import { fileURLToPath } from "node:url";
 
 import { serve } from "./lib/serve.mjs";
 import { CHROMIUM, launch, openPage } from "./lib/browser.mjs";
-import { asOf, categoryStyle, keyboard, pointStyles, sqlConsole, sun, tilesLoaded } from "./lib/viewer-steps.mjs";
+import { asOf, baseMap, categoryStyle, keyboard, pointStyles, sqlConsole, sun, tilesLoaded } from "./lib/viewer-steps.mjs";
 import { liveSensors, stopSensors, storeyFilter } from "./lib/twin-steps.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -43,7 +44,7 @@ function usage(message) {
 }
 
 function parseArgs(argv) {
-  const opts = { json: false, timeout: 60000, screenshot: null, dir: null, server: null, name: "town", points: null, bim: null, sensors: false, iotKey: null };
+  const opts = { json: false, timeout: 60000, screenshot: null, dir: null, server: null, name: "town", points: null, bim: null, sensors: false, iotKey: null, basemap: null, allow: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--json") opts.json = true;
@@ -55,6 +56,8 @@ function parseArgs(argv) {
     else if (a === "--bim") opts.bim = argv[++i];
     else if (a === "--sensors") opts.sensors = true;
     else if (a === "--iot-key") opts.iotKey = argv[++i];
+    else if (a === "--basemap") opts.basemap = argv[++i];
+    else if (a === "--allow") opts.allow.push(argv[++i]?.replace(/\/$/, ""));
     else if (a.startsWith("--")) usage(`unknown option ${a}`);
     else if (opts.dir === null) opts.dir = resolve(a);
     else usage(`unexpected argument ${a}`);
@@ -170,7 +173,11 @@ async function run(opts, page, url, problems, result) {
   }
   if (opts.sensors) {
     await liveSensors(page, opts, result);
-    lap("sensors", "screenshot");
+    lap("sensors", "base map");
+  }
+  if (opts.basemap) {
+    await baseMap(page, opts, result);
+    lap("base map", "screenshot");
   }
 
   if (opts.screenshot) await writeFile(opts.screenshot, await page.screenshot());
@@ -190,6 +197,7 @@ async function main() {
         mounts: { "/": VIEWER, "/cesium/": CESIUM_BUILD, [`/tiles/${name}/`]: opts.dir },
         routes: {
           "/api/datasets": async () => ({ type: "application/json", body: JSON.stringify(datasets) }),
+          "/api/viewer": async () => ({ type: "application/json", body: JSON.stringify({ base_layers: [] }) }),
           // Versions without commit times: the viewer labels them v1, v0 and the "as of" check is skipped.
           [`/api/datasets/${name}/versions`]: async () => ({
             type: "application/json",
@@ -203,7 +211,7 @@ async function main() {
   const partial = { checks: {} };
   try {
     browser = await launch();
-    const { page } = await openPage(browser, server.url, problems, { width: 1280, height: 800 });
+    const { page } = await openPage(browser, server.url, problems, { width: 1280, height: 800, allow: opts.allow });
     result = await run(opts, page, server.url, problems, partial);
   } catch (e) {
     result = { ...partial, errors: [`the check did not finish (step: ${partial.step ?? "start"}): ${e?.message ?? e}`] };

@@ -75,10 +75,50 @@ pub struct ServerConfig {
     /// Footprint height column per dataset for automatic tiling, e.g. { byggnader = "hojd" }. Without an
     /// entry a column named hojd, height or measuredheight is used, else the geometry's own z.
     pub tile_height_attr: BTreeMap<String, String>,
+    /// Base maps the viewer offers besides Cesium's bundled NaturalEarthII (its offline default), e.g.
+    /// Lantmäteriet's topographic WMTS; listed to the viewer by `GET /api/viewer`.
+    pub base_layers: Vec<BaseLayer>,
     /// Who may read what.
     pub auth: AuthConfig,
     /// Sensor readings: the IoT collection served under /sta/v1.1 and /api/iot.
     pub iot: IotConfig,
+}
+
+/// A base map of the viewer from an OGC web map service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BaseLayer {
+    /// The name the viewer lists, e.g. "Lantmäteriet topowebb".
+    pub name: String,
+    /// `wms` (GetMap requests) or `wmts` (tiles, KVP or a REST template).
+    pub kind: BaseLayerKind,
+    /// The service URL: the WMS endpoint, or the WMTS endpoint or REST template (with `{TileMatrix}`,
+    /// `{TileRow}`, `{TileCol}`).
+    pub url: String,
+    /// WMS: the layer names, comma-separated; WMTS: the layer.
+    pub layers: String,
+    /// WMTS: the style (default "default").
+    #[serde(default)]
+    pub style: Option<String>,
+    /// WMTS: the tile matrix set, in Web Mercator (EPSG:3857) tiling, e.g. "3857".
+    #[serde(default)]
+    pub tile_matrix_set: Option<String>,
+    /// Image format (default image/png).
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Attribution shown on the map, e.g. "© Lantmäteriet".
+    #[serde(default)]
+    pub credit: Option<String>,
+}
+
+/// The protocol of a [`BaseLayer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BaseLayerKind {
+    /// OGC Web Map Service.
+    Wms,
+    /// OGC Web Map Tile Service.
+    Wmts,
 }
 
 /// The IoT collection the server serves (SensorThings API, `POST /api/iot/observations`, live push).
@@ -176,6 +216,7 @@ impl Default for ServerConfig {
             tile_cache_mb: DEFAULT_TILE_CACHE_MB,
             features_cache_mb: DEFAULT_FEATURES_CACHE_MB,
             tile_height_attr: BTreeMap::new(),
+            base_layers: Vec::new(),
             auth: AuthConfig::default(),
             iot: IotConfig::default(),
         }

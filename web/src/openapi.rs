@@ -248,6 +248,19 @@ fn base_document() -> Value {
                 "tags": ["operations"], "summary": "This document", "operationId": "openapi",
                 "responses": { "200": { "description": "OpenAPI 3.0 document",
                     "content": { "application/json": { "schema": { "type": "object" } } } } } } },
+            "/api/viewer": { "get": {
+                "tags": ["operations"], "summary": "The viewer's settings: configured base maps", "operationId": "viewerSettings",
+                "responses": { "200": { "description": "server.base_layers", "content": { "application/json": { "schema": {
+                    "type": "object", "required": ["base_layers"], "properties": { "base_layers": { "type": "array", "items": {
+                        "type": "object", "required": ["name", "kind", "url", "layers"], "properties": {
+                            "name": { "type": "string" },
+                            "kind": { "type": "string", "enum": ["wms", "wmts"] },
+                            "url": { "type": "string" },
+                            "layers": { "type": "string" },
+                            "style": { "type": "string", "nullable": true },
+                            "tile_matrix_set": { "type": "string", "nullable": true },
+                            "format": { "type": "string", "nullable": true },
+                            "credit": { "type": "string", "nullable": true } } } } } } } } } } } },
             "/api/datasets": { "get": {
                 "tags": ["datasets"], "summary": "Datasets visible to the caller", "operationId": "listDatasets",
                 "security": security(),

@@ -10,11 +10,10 @@
 //   sql.js        SQL console; GeoJSON results drawn on the globe, rows in the table view (table.js)
 //   keyboard.js   camera keys on the focused map
 //
-// It never talks to Cesium Ion. The base imagery is chosen with ?imagery= (none by default, so the
-// page works offline):
-//   none          a plain globe
-//   naturalearth  Cesium's bundled NaturalEarthII (offline, coarse)
-//   osm           OpenStreetMap tiles (needs the network)
+//   basemap.js    base maps: NaturalEarthII (offline, default), none, OSM, configured WMS/WMTS
+//
+// It never talks to Cesium Ion. ?imagery=NAME picks the first base map (see basemap.js).
+import { setUpBasemap } from "./basemap.js";
 import { loadDatasets } from "./layers.js";
 import { setUpStylePanel } from "./stylepanel.js";
 import { setUpStoreys } from "./storeys.js";
@@ -33,25 +32,9 @@ function status(text, isError = false) {
   if (isError) console.error(text);
 }
 
-function baseLayer(kind) {
-  switch (kind) {
-    case "none":
-      return false;
-    case "naturalearth":
-      return Cesium.ImageryLayer.fromProviderAsync(
-        Cesium.TileMapServiceImageryProvider.fromUrl(Cesium.buildModuleUrl("Assets/Textures/NaturalEarthII")),
-      );
-    case "osm":
-      return new Cesium.ImageryLayer(new Cesium.OpenStreetMapImageryProvider({ url: "https://tile.openstreetmap.org/" }));
-    default:
-      status(`unknown ?imagery=${kind}; use none, naturalearth or osm`, true);
-      return false;
-  }
-}
-
 Cesium.Ion.defaultAccessToken = "";
 const viewer = new Cesium.Viewer("globe", {
-  baseLayer: baseLayer(params.get("imagery") ?? "none"),
+  baseLayer: false, // basemap.js adds it
   terrainProvider: new Cesium.EllipsoidTerrainProvider(),
   baseLayerPicker: false,
   geocoder: false,
@@ -67,6 +50,7 @@ viewer.scene.globe.baseColor = Cesium.Color.fromCssColorString("#55645c");
 /** What the modules share: the viewer, the layers by dataset name, and helpers. */
 const app = { viewer, layers: new Map(), $, status, onLayerLoaded: [] };
 
+const basemap = setUpBasemap(app);
 const style = setUpStylePanel(app);
 app.onLayerLoaded.push(style.layerLoaded);
 const storeys = setUpStoreys(app);
@@ -78,6 +62,7 @@ const sql = setUpSql(app);
 setUpKeyboard(app, picking);
 
 async function start() {
+  await basemap.start(params.get("imagery"));
   const layers = await loadDatasets(app);
   for (const l of layers) $("style-dataset").add(new Option(l.dataset.name, l.dataset.name));
   const first = layers.find((l) => l.tileset);
@@ -96,6 +81,7 @@ async function start() {
 window.tvilling = {
   viewer,
   layers: app.layers,
+  basemap,
   showFeature: picking.showFeature,
   style,
   storeys,

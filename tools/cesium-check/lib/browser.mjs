@@ -34,15 +34,16 @@ export async function launch() {
 
 /**
  * Opens a page whose problems are collected into `problems` (an array of strings). Requests to any origin
- * other than `origin` are aborted and reported as problems.
+ * other than `origin` (and those in `allow`, e.g. a test's own map service) are aborted and reported.
  */
-export async function openPage(browser, origin, problems, { width = 1024, height = 768 } = {}) {
+export async function openPage(browser, origin, problems, { width = 1024, height = 768, allow = [] } = {}) {
   const context = await browser.newContext({ viewport: { width, height } });
   const page = await context.newPage();
   const console_ = [];
   await context.route("**/*", (route) => {
     const url = route.request().url();
-    if (url.startsWith(origin + "/") || url.startsWith("data:") || url.startsWith("blob:")) {
+    const allowed = [origin, ...allow].some((o) => url.startsWith(o + "/") || url.startsWith(o + "?"));
+    if (allowed || url.startsWith("data:") || url.startsWith("blob:")) {
       return route.continue();
     }
     problems.push(`request outside the loopback origin blocked: ${url}`);

@@ -178,3 +178,27 @@ export async function pointStyles(page, opts, result) {
   }
   result.checks.pointStyles = Object.values(result.points).every((p) => p.shader && p.legend.length > 2);
 }
+
+/**
+ * Base maps: NaturalEarthII is shown first, then the configured map `opts.basemap` is picked in the
+ * "Base map" list and must become the globe's imagery, a WMS map whose tiles Cesium then requests (the
+ * caller's WMS counts them).
+ */
+export async function baseMap(page, opts, result) {
+  result.checks.naturalEarthFirst = await page.$eval("#basemap", (s) => s.value === "naturalearth");
+  const value = await page.$$eval("#basemap option", (os, name) => os.find((o) => o.textContent === name)?.value ?? null, opts.basemap);
+  if (value === null) {
+    result.checks.baseMap = false;
+    return;
+  }
+  await page.selectOption("#basemap", value);
+  result.checks.baseMap = await page
+    .waitForFunction(() => {
+      const { viewer } = window.tvilling;
+      const layer = viewer.imageryLayers.length === 1 ? viewer.imageryLayers.get(0) : null;
+      return layer?.imageryProvider instanceof Cesium.WebMapServiceImageryProvider && viewer.scene.globe.tilesLoaded;
+    }, null, { timeout: opts.timeout })
+    .then(() => true)
+    .catch(() => false);
+}
+

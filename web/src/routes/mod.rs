@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/api/openapi.json", get(ops::openapi))
+        .route("/api/viewer", get(ops::viewer))
         .route("/api/datasets", get(datasets::list))
         .route("/api/datasets/:dataset/versions", get(datasets::versions))
         .route("/api/sql", post(sql::query))

@@ -1,5 +1,5 @@
-//! Operational endpoints: liveness, readiness, Prometheus metrics and the OpenAPI document. None of them
-//! needs credentials and none of them shows data.
+//! Operational endpoints: liveness, readiness, Prometheus metrics, the OpenAPI document and the viewer's
+//! settings. None of them needs credentials and none of them shows data.
 
 use axum::Json;
 use axum::extract::State;
@@ -54,4 +54,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 /// `GET /api/openapi.json`.
 pub async fn openapi() -> Json<Value> {
     Json(crate::openapi::document())
+}
+
+/// `GET /api/viewer`: what the viewer needs from the server's configuration: the base maps it offers
+/// besides the bundled NaturalEarthII (`server.base_layers`).
+pub async fn viewer(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "base_layers": state.options.server.base_layers }))
 }

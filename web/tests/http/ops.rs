@@ -43,6 +43,7 @@ async fn openapi_document_covers_every_route() {
         "/readyz",
         "/metrics",
         "/api/openapi.json",
+        "/api/viewer",
         "/api/datasets",
         "/api/sql",
         "/tiles/{dataset}/tileset.json",
@@ -145,4 +146,29 @@ async fn cors_allows_only_configured_origins() {
         .await
         .unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_viewer_settings_list_the_configured_base_maps() {
+    let s = serve().await;
+    let none = json(s.get("/api/viewer").send().await.unwrap()).await;
+    assert_eq!(none, serde_json::json!({ "base_layers": [] }));
+    let config: ServerConfig = serde_json::from_value(serde_json::json!({
+        "base_layers": [{
+            "name": "Lantmäteriet topowebb",
+            "kind": "wmts",
+            "url": "https://maps.lantmateriet.se/open/topowebb-ccby/v1/wmts/token/TOKEN/",
+            "layers": "topowebb",
+            "tile_matrix_set": "3857",
+            "credit": "© Lantmäteriet"
+        }]
+    }))
+    .unwrap();
+    let s = serve_with(&twin().store, config).await;
+    let doc = json(s.get("/api/viewer").send().await.unwrap()).await;
+    let layer = &doc["base_layers"][0];
+    assert_eq!(layer["name"], "Lantmäteriet topowebb");
+    assert_eq!(layer["kind"], "wmts");
+    assert_eq!(layer["tile_matrix_set"], "3857");
+    assert_eq!(layer["credit"], "© Lantmäteriet");
 }

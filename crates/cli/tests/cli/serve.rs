@@ -149,8 +149,15 @@ fn sensors_at_the_haus(env: &Env, addr: &str, key: &str) {
 /// Starts `tvilling serve` on a free loopback port; returns the process, its address and a thread that
 /// drains (and finally returns) its log so the server never blocks on a full pipe.
 pub fn start(env: &Env) -> (Child, String, JoinHandle<Vec<String>>) {
+    start_with(env, &[])
+}
+
+/// [`start`] with more arguments (e.g. `--config FILE`).
+pub fn start_with(env: &Env, extra: &[&str]) -> (Child, String, JoinHandle<Vec<String>>) {
+    let mut args = vec!["serve", "--addr", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
     let mut child = env
-        .command(&["serve", "--addr", "127.0.0.1:0"])
+        .command(&args)
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -317,7 +324,17 @@ fn the_served_viewer_shows_the_tiled_town_in_cesium() {
     std::fs::create_dir_all(&shots).unwrap();
     let screenshot = shots.join("served-viewer.png");
     let _ = std::fs::remove_file(&screenshot);
-    let (mut child, addr, _drain) = start(&env);
+    // A WMS base map from the config, served by a stand-in map service on another loopback port.
+    let (wms, get_maps) = stand_in_wms();
+    let config = env.path("tvilling.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[server.base_layers]]\nname = \"Testkarta (WMS)\"\nkind = \"wms\"\nurl = \"{wms}/wms\"\nlayers = \"test\"\n"
+        ),
+    )
+    .unwrap();
+    let (mut child, addr, _drain) = start_with(&env, &["--config", config.to_str().unwrap()]);
     sensors_at_the_haus(&env, &addr, &key);
     let started = Instant::now();
     let report = tvilling_fixtures::cesium_check::check_served_twin(
@@ -328,6 +345,7 @@ fn the_served_viewer_shows_the_tiled_town_in_cesium() {
             bim,
             iot_key: Some(&key),
             screenshot: Some(screenshot.as_path()),
+            basemap: Some(("Testkarta (WMS)", &wms)),
         },
     );
     eprintln!(
@@ -362,6 +380,8 @@ fn the_served_viewer_shows_the_tiled_town_in_cesium() {
         "sensorSelected",
         "sensorLive",
         "sensorToggle",
+        "naturalEarthFirst",
+        "baseMap",
     ];
     if points.is_some() {
         expected.push("pointStyles");
@@ -388,7 +408,59 @@ fn the_served_viewer_shows_the_tiled_town_in_cesium() {
         );
     }
     assert_eq!(report.raw["sql"]["drawn"], 5, "{:#}", report.raw["sql"]);
+    let maps = get_maps.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        maps > 0,
+        "the viewer never asked the WMS base map for a GetMap"
+    );
+    eprintln!("the WMS base map answered {maps} GetMap requests");
     let png = std::fs::read(&screenshot).expect("the screenshot was saved");
     assert!(png.starts_with(b"\x89PNG"), "not a PNG");
     eprintln!("screenshot: {}", screenshot.display());
+}
+
+/// A stand-in WMS on a loopback port: every GetMap gets a one-pixel PNG (with CORS, as the viewer's page
+/// is on another origin) and is counted. Returns its origin and the count.
+fn stand_in_wms() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    // A 1×1 RGB PNG (IHDR, one IDAT, IEND).
+    const PIXEL: [u8; 69] = [
+        0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44,
+        0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90,
+        0x77, 0x53, 0xde, 0x00, 0x00, 0x00, 0x0c, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x38,
+        0xb1, 0xa5, 0x07, 0x00, 0x04, 0x50, 0x02, 0x09, 0xae, 0x30, 0xd6, 0xa6, 0x00, 0x00, 0x00,
+        0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+    ];
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = count.clone();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            if String::from_utf8_lossy(&head)
+                .to_ascii_lowercase()
+                .contains("request=getmap")
+            {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            let _ = conn.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\n\
+                     Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n",
+                    PIXEL.len()
+                )
+                .as_bytes(),
+            );
+            let _ = conn.write_all(&PIXEL);
+        }
+    });
+    (origin, count)
 }
