@@ -47,6 +47,11 @@ impl Catalog {
         self.entries.read().ok()?.get(name).cloned()
     }
 
+    /// A dataset's classification, without copying its entry (asked on every IoT write).
+    pub fn classification(&self, name: &DatasetName) -> Option<tvilling_core::Classification> {
+        Some(self.entries.read().ok()?.get(name)?.props.classification)
+    }
+
     /// Every dataset, sorted by name.
     pub fn all(&self) -> Vec<(DatasetName, Entry)> {
         self.entries

@@ -26,7 +26,9 @@
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
-#![forbid(unsafe_code)]
+// Denied, not forbidden: `sta::flusher` lowers its thread's priority through libc, the one call without a
+// safe wrapper (and allows it there alone).
+#![deny(unsafe_code)]
 
 pub mod auth;
 pub mod catalog;
@@ -202,15 +204,20 @@ impl Server {
     ) -> Result<(), Error> {
         mqtt::spawn(&self.state).map_err(Error::Mqtt)?;
         let watcher = tokio::spawn(self.state.clone().watch());
-        let flusher = tokio::spawn(self.state.iot.clone().flusher(self.state.store.clone()));
+        let flusher =
+            sta::flusher::Flusher::start(self.state.iot.clone(), self.state.store.clone())
+                .map_err(Error::Workers)?;
+        // The hub reads its Datastreams and newest readings once; done now, the first writes do not all
+        // wait for it.
+        let (iot, store) = (self.state.iot.clone(), self.state.store.clone());
+        tokio::spawn(async move {
+            if let Err(e) = iot.warm(&store).await {
+                tracing::warn!("reading the IoT collection failed (retried at the first use): {e}");
+            }
+        });
         let replay = self.state.options.server.iot.replay_every().map(|every| {
             let s = &self.state;
-            tokio::spawn(sta::replay::run(
-                s.iot.clone(),
-                s.store.clone(),
-                s.workers.clone(),
-                every,
-            ))
+            tokio::spawn(sta::replay::run(s.iot.clone(), s.store.clone(), every))
         });
         let (iot, store) = (self.state.iot.clone(), self.state.store.clone());
         let app = routes::router(self.state);
@@ -220,7 +227,7 @@ impl Server {
             .with_graceful_shutdown(shutdown);
         let result = server.await;
         watcher.abort();
-        flusher.abort();
+        flusher.stop().await;
         if let Some(r) = replay {
             r.abort();
         }

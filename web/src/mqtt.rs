@@ -270,11 +270,7 @@ async fn commit(state: &AppState, cfg: &MqttConfig, batch: &[Publish]) -> bool {
     }
     let n = readings.len() as u64;
     let write = how(&mqtt_caller(), "mqtt", &bytes, n);
-    match state
-        .iot
-        .append(&state.store, &state.workers, readings, write)
-        .await
-    {
+    match state.iot.append(&state.store, readings, write).await {
         Ok(outcome) => {
             tracing::debug!(
                 written = outcome.written,

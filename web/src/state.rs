@@ -18,9 +18,21 @@ use crate::metrics::Metrics;
 use crate::sta::hub::IotHub;
 use crate::tiling::{Tiler, has_tile_cache, tileable};
 
-/// The shared state of one server.
+/// The shared state of one server: one allocation behind an `Arc`, because every request clones it
+/// (once per middleware layer and handler) and a deep clone was a measurable part of a small request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     /// The store served.
     pub store: Store,
     /// Server settings and limits.
@@ -83,7 +95,7 @@ impl AppState {
         let pages = Arc::new(crate::ogcapi::pages::PageCache::new(
             options.server.features_cache_mb.saturating_mul(1 << 20),
         ));
-        AppState {
+        AppState(Arc::new(Shared {
             store,
             options: Arc::new(options),
             catalog: Arc::default(),
@@ -95,7 +107,7 @@ impl AppState {
             pages,
             keys: Arc::new(RwLock::new((Keys::default(), None))),
             oidc,
-        }
+        }))
     }
 
     /// One look at the store: new commits, new or revoked API keys. New versions of datasets that have
@@ -130,6 +142,16 @@ impl AppState {
                 Err(e) => tracing::warn!("cannot read the API keys: {e}"),
             }
         }
+    }
+
+    /// Gives the store every acknowledged IoT reading before a read of the observations. A flush makes
+    /// new versions (the first one creates the observations datasets), so the catalog looks again at
+    /// once: a client reads its own writes without waiting for the next poll.
+    pub async fn sync_iot(&self) -> ApiResult<()> {
+        if self.iot.sync(&self.store).await? {
+            self.poll().await;
+        }
+        Ok(())
     }
 
     /// Polls the store forever at the configured interval.

@@ -6,6 +6,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc instead of glibc's malloc: under load the server's threads queued on glibc's arena locks,
+/// and the tilers and readers allocate many short-lived buffers on every thread.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = tvilling::args::Cli::parse();
     let config = match tvilling::config::Config::load(&cli) {

@@ -121,6 +121,25 @@ impl Queryables {
             .filter(|c| c.name != ID && c.kind != ColumnKind::Geometry)
     }
 
+    /// The order pages are cut in: by id; a table without one (sensor observations, point rows) by
+    /// every sortable column in table order, so that paging through it still visits each row once.
+    pub fn page_order(&self) -> String {
+        if self.columns.iter().any(|c| c.name == ID) {
+            return ident(ID);
+        }
+        let keys: Vec<String> = self
+            .columns
+            .iter()
+            .filter(|c| !matches!(c.kind, ColumnKind::Geometry | ColumnKind::Other))
+            .map(|c| ident(&c.name))
+            .collect();
+        if keys.is_empty() {
+            "1".into()
+        } else {
+            keys.join(", ")
+        }
+    }
+
     /// The column `datetime` filters on: the first date or timestamp column in table order.
     pub fn temporal(&self) -> Option<&Column> {
         self.columns.iter().find(|c| c.kind.temporal())

@@ -155,10 +155,7 @@ pub async fn observations(
         &body,
         obs.len() as u64,
     );
-    let outcome = state
-        .iot
-        .append(&state.store, &state.workers, obs, how)
-        .await?;
+    let outcome = state.iot.append(&state.store, obs, how).await?;
     Ok(axum::Json(json!({
         "written": outcome.written,
         "duplicates": outcome.duplicates,

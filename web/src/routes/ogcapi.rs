@@ -538,12 +538,13 @@ pub async fn items(
     Query(params): Params,
 ) -> OgcResult<Response> {
     let caller = state.caller(&headers)?;
+    let names = &state.iot.names;
+    // Before the catalog is asked: the flush may be what creates the collection.
+    if dataset == names.observations.as_str() || dataset == names.restricted_observations.as_str() {
+        state.sync_iot().await?;
+    }
     let (name, entry) = visible_entry(&state, &caller, &dataset)?;
     caller.audit(name.as_str(), entry.props.classification, "ogcapi");
-    let names = &state.iot.names;
-    if name == names.observations || name == names.restricted_observations {
-        state.iot.sync(&state.store).await?;
-    }
     let o = out(&params, &headers)?;
     let max = MAX_LIMIT.min(state.options.server.sql_row_limit.max(1));
     let limit = match param(&params, "limit") {
@@ -590,7 +591,10 @@ pub async fn items(
             let t = ident(n.as_str());
             let sorted = match hit {
                 Some(h) => Some(h),
-                None if plain => keep_sorted(s, &pages, &n, version).await?,
+                None if plain => {
+                    let order = queryables_of(s, &n, &crs_name).await?.page_order();
+                    keep_sorted(s, &pages, &n, version, &order).await?
+                }
                 None => None,
             };
             if let Some(sorted) = &sorted {
@@ -625,7 +629,7 @@ pub async fn items(
                         .unwrap_or(0);
                     let order = match param(&ps, "sortby") {
                         Some(v) => query::sortby(&q, v).map_err(OgcError::bad)?,
-                        None => ident(ID),
+                        None => q.page_order(),
                     };
                     // The page is cut first and only its rows are transformed and encoded: DataFusion
                     // evaluates a select list below the sort, which would transform every matching row.
@@ -704,12 +708,14 @@ const PLAIN: [&str; 5] = ["f", "limit", "offset", "crs", "properties"];
 /// Collections with more rows than this are never sorted into memory.
 const MAX_KEPT_ROWS: u64 = 1_000_000;
 
-/// Sorts `name` (open in `s`) by id into the page cache, if it is small enough to keep.
+/// Sorts `name` (open in `s`) by `order` (its [`Queryables::page_order`]) into the page cache, if it is
+/// small enough to keep.
 async fn keep_sorted(
     s: &Session,
     pages: &PageCache,
     name: &DatasetName,
     version: u64,
+    order: &str,
 ) -> OgcResult<Option<Arc<Sorted>>> {
     let t = ident(name.as_str());
     let count = rows(s, &format!("SELECT count(*) AS n FROM {t}")).await?;
@@ -722,7 +728,7 @@ async fn keep_sorted(
         return Ok(None);
     }
     let all = s
-        .query(&format!("SELECT * FROM {t} ORDER BY {}", ident(ID)))
+        .query(&format!("SELECT * FROM {t} ORDER BY {order}"))
         .await?;
     pages
         .keep(name, version, &all.batches)

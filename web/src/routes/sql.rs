@@ -39,7 +39,7 @@ pub async fn query(
     }
     let format = Format::parse(req.format.as_deref().unwrap_or("json"))?;
     // Every acknowledged sensor reading is in the store before the query reads it.
-    state.iot.sync(&state.store).await?;
+    state.sync_iot().await?;
     let visible = state.visible(&caller);
     let o = &state.options;
     let limits = Limits {

@@ -119,7 +119,7 @@ pub async fn aggregates(
     let caller = state.caller(&headers)?;
     readable(&state, &caller).await?;
     let q = AggregateQuery::parse(&params).map_err(ApiError::BadRequest)?;
-    state.iot.sync(&state.store).await?;
+    state.sync_iot().await?;
     let streams = state.iot.datastreams(&state.store).await?;
     // The Datastreams of the property on Things the caller may see, with their group.
     let mut members: Vec<(i64, String)> = vec![];

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::{Mutex, Notify, OnceCell, broadcast, oneshot};
@@ -80,7 +80,13 @@ impl StreamIndex {
     }
 }
 
-type Streams = (Option<u64>, Arc<StreamIndex>);
+/// The datastreams dataset's version, when it was last looked up, and its index.
+type Streams = (Option<u64>, Instant, Arc<StreamIndex>);
+
+/// How long the datastreams dataset's version is trusted before a write looks again (a directory read,
+/// which cost more than the rest of a one-reading request). Another process's new Datastreams or
+/// reclassification are seen this much later.
+const STREAMS_RECHECK: Duration = Duration::from_millis(250);
 
 /// When the log is flushed to the store (besides before reads and at shutdown).
 #[derive(Debug, Clone, Copy)]
@@ -102,6 +108,7 @@ pub struct IotHub {
     pending: Arc<std::sync::Mutex<Vec<Job>>>,
     live: broadcast::Sender<Arc<LiveReading>>,
     streams: Arc<RwLock<Streams>>,
+    reading_streams: Arc<Mutex<()>>,
     tail: Arc<std::sync::Mutex<Tail>>,
     loaded: Arc<OnceCell<()>>,
     flushing: Arc<Mutex<()>>,
@@ -128,7 +135,8 @@ impl IotHub {
             write: Arc::default(),
             pending: Arc::default(),
             live: broadcast::channel(LIVE_BUFFER).0,
-            streams: Arc::new(RwLock::new((None, Arc::default()))),
+            streams: Arc::new(RwLock::new((None, Instant::now(), Arc::default()))),
+            reading_streams: Arc::default(),
             tail: Arc::default(),
             loaded: Arc::default(),
             flushing: Arc::default(),
@@ -192,6 +200,12 @@ impl IotHub {
             .map(|_| ())
     }
 
+    /// Reads what the hub keeps of the store (see [`IotHub::load`] and [`IotHub::datastreams`]).
+    pub async fn warm(&self, store: &Store) -> ApiResult<()> {
+        self.load(store).await?;
+        self.datastreams(store).await.map(|_| ())
+    }
+
     /// The newest reading of every Datastream (stored or still in the log).
     pub async fn newest(&self, store: &Store) -> ApiResult<Vec<Observation>> {
         self.load(store).await?;
@@ -215,12 +229,16 @@ impl IotHub {
     }
 
     /// Flushes the log to the store if it holds readings, so that a read of the store sees every
-    /// acknowledged reading.
-    pub async fn sync(&self, store: &Store) -> ApiResult<()> {
-        if self.tail().pending.is_empty() {
-            return Ok(());
+    /// acknowledged reading; says whether it wrote anything (then the store has new versions).
+    pub async fn sync(&self, store: &Store) -> ApiResult<bool> {
+        // A flush under way has taken its readings out of `pending` but not yet committed them:
+        // [`IotHub::flush`] waits for it.
+        let flush_running = self.flushing.try_lock().is_err();
+        if !flush_running && self.tail().pending_len() == 0 {
+            return Ok(false);
         }
-        self.flush(store).await
+        self.flush(store).await?;
+        Ok(true)
     }
 
     /// Gives the readings waiting in the log to the store in one commit per observations dataset, then
@@ -230,7 +248,7 @@ impl IotHub {
         let _one = self.flushing.lock().await;
         let (batch, closed, versions, summary) = {
             let mut tail = self.tail();
-            if tail.pending.is_empty() {
+            if tail.pending_len() == 0 {
                 return Ok(());
             }
             let closed = match tail.wal.as_mut().map(Wal::rotate) {
@@ -243,27 +261,18 @@ impl IotHub {
                 }
             };
             let summary = std::mem::take(&mut tail.summary);
-            (
-                std::mem::take(&mut tail.pending),
-                closed,
-                tail.versions,
-                summary,
-            )
+            (tail.begin_flush(), closed, tail.versions, summary)
         };
+        // One list for the store, made outside the tail's lock; the batches stay for a retry.
+        let all: Vec<Observation> = batch.iter().flatten().cloned().collect();
         let how = summary
             .finish()
-            .unwrap_or_else(|| super::write::replay_how(batch.len() as u64));
+            .unwrap_or_else(|| super::write::replay_how(all.len() as u64));
         let result = async {
             let streams = self.datastreams(store).await?;
             Ok::<_, ApiError>(
                 store
-                    .append_new_observations(
-                        &self.names,
-                        batch.clone(),
-                        &how,
-                        &streams.protected,
-                        versions,
-                    )
+                    .append_new_observations(&self.names, all, &how, &streams.protected, versions)
                     .await?,
             )
         }
@@ -271,24 +280,19 @@ impl IotHub {
         let o = match result {
             Ok(o) => o,
             Err(e) => {
-                let mut tail = self.tail();
-                let later = std::mem::replace(&mut tail.pending, batch);
-                tail.pending.extend(later);
+                self.tail().flush_failed(batch);
                 tracing::error!("flushing the IoT log to the store failed, will retry: {e}");
                 return Err(e);
             }
         };
         {
             let mut tail = self.tail();
-            tail.flushed(
-                &batch,
-                tvilling_core::iot::ObservationVersions {
-                    observations: o.version,
-                    restricted: o.restricted_version,
-                },
-            );
+            tail.flushed(tvilling_core::iot::ObservationVersions {
+                observations: o.version,
+                restricted: o.restricted_version,
+            });
             tracing::debug!(
-                readings = batch.len(),
+                readings = batch.iter().map(Vec::len).sum::<usize>(),
                 written = o.written,
                 "flushed the IoT log"
             );
@@ -313,12 +317,14 @@ impl IotHub {
         }
     }
 
-    /// Flushes the log by the [`FlushPolicy`] until the server stops.
-    pub async fn flusher(self, store: Store) {
+    /// Flushes the log by the [`FlushPolicy`] until `stop` turns true (never in the middle of a flush);
+    /// see [`super::flusher`].
+    pub async fn flusher(self, store: Store, mut stop: tokio::sync::watch::Receiver<bool>) {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(self.policy.every) => {},
                 _ = self.wake.notified() => {},
+                _ = stop.changed() => return,
             }
             // Errors are logged by flush and retried at the next turn.
             let _ = self.flush(&store).await;
@@ -326,12 +332,31 @@ impl IotHub {
     }
 
     /// The Datastreams, re-read when the datastreams dataset has a new version (a reclassification is one).
+    /// The version is looked up at most every [`STREAMS_RECHECK`]; a Thing created through this server is
+    /// seen at once ([`IotHub::streams_changed`]).
     pub async fn datastreams(&self, store: &Store) -> ApiResult<Arc<StreamIndex>> {
-        let now = latest_version(store, &self.names.datastreams);
         if let Ok(s) = self.streams.read()
-            && s.0 == now
+            && s.0.is_some()
+            && s.1.elapsed() < STREAMS_RECHECK
         {
-            return Ok(s.1.clone());
+            return Ok(s.2.clone());
+        }
+        let now = latest_version(store, &self.names.datastreams);
+        let cached = || {
+            let mut s = self.streams.write().ok()?;
+            if s.0 != now {
+                return None;
+            }
+            s.1 = Instant::now();
+            Some(s.2.clone())
+        };
+        if let Some(s) = cached() {
+            return Ok(s);
+        }
+        // One reader at a time: the requests that meet a new version together wait for one read.
+        let _one = self.reading_streams.lock().await;
+        if let Some(s) = cached() {
+            return Ok(s);
         }
         let rows = store.load_datastreams(&self.names).await?;
         let class = if now.is_some() {
@@ -355,9 +380,16 @@ impl IotHub {
             by_id: rows.into_iter().filter_map(|d| Some((d.id?, d))).collect(),
         });
         if let Ok(mut s) = self.streams.write() {
-            *s = (now, map.clone());
+            *s = (now, Instant::now(), map.clone());
         }
         Ok(map)
+    }
+
+    /// Datastreams were created through this server: the next write reads them.
+    pub fn streams_changed(&self) {
+        if let Ok(mut s) = self.streams.write() {
+            s.0 = None;
+        }
     }
 
     /// Subscribes to committed readings.
@@ -372,7 +404,6 @@ impl IotHub {
     pub async fn append(
         &self,
         store: &Store,
-        workers: &tokio::runtime::Handle,
         obs: Vec<Observation>,
         how: IotWrite,
     ) -> ApiResult<AppendOutcome> {
@@ -423,11 +454,10 @@ impl IotHub {
         }
         let jobs = std::mem::take(&mut *self.queue());
         // Detached: the batches of other requests must be committed and answered even when this
-        // request's client goes away mid-commit.
+        // request's client goes away mid-commit. On this runtime, not the workers': a commit is a few
+        // look-ups and one log write, and the workers may be busy flushing or tiling.
         let (hub, store) = (self.clone(), store.clone());
-        let _ = workers
-            .spawn(async move { hub.commit(&store, &streams, jobs).await })
-            .await;
+        let _ = tokio::spawn(async move { hub.commit(&store, streams, jobs).await }).await;
         rx.await.map_err(|_| lost())?
     }
 
@@ -438,7 +468,7 @@ impl IotHub {
 
     /// Writes every queued batch to the log with one sync, then answers each and pushes the new readings
     /// live.
-    async fn commit(&self, store: &Store, streams: &StreamIndex, jobs: Vec<Job>) {
+    async fn commit(&self, store: &Store, streams: Arc<StreamIndex>, jobs: Vec<Job>) {
         let mut all = Vec::with_capacity(jobs.iter().map(|j| j.obs.len()).sum());
         let mut answers = Vec::with_capacity(jobs.len());
         let mut hows = Vec::with_capacity(jobs.len());
@@ -447,13 +477,8 @@ impl IotHub {
             hows.push(job.how);
             all.extend(job.obs);
         }
-        match self.log(store, &all, &hows).await {
+        match self.log(store, streams, all, hows).await {
             Ok((fresh, version)) => {
-                for (o, new) in all.into_iter().zip(&fresh) {
-                    if *new {
-                        self.push_live(streams, o);
-                    }
-                }
                 for (range, done) in answers {
                     let n = range.len() as u64;
                     let written = fresh
@@ -469,7 +494,7 @@ impl IotHub {
                         restricted_version: None,
                     }));
                 }
-                if self.tail().pending.len() >= self.policy.readings {
+                if self.tail().pending_len() >= self.policy.readings {
                     self.wake.notify_one();
                 }
             }
@@ -484,16 +509,17 @@ impl IotHub {
         }
     }
 
-    /// Leaves out the readings already acknowledged or stored, writes the others to the log and syncs it;
-    /// returns per reading whether it was new, and the store's current version.
+    /// Leaves out the readings already acknowledged or stored, writes the others to the log, syncs it and
+    /// pushes them live; returns per reading whether it was new, and the store's current version.
     async fn log(
         &self,
         store: &Store,
-        all: &[Observation],
-        hows: &[IotWrite],
+        streams: Arc<StreamIndex>,
+        all: Vec<Observation>,
+        hows: Vec<IotWrite>,
     ) -> ApiResult<(Vec<bool>, Option<u64>)> {
         self.load(store).await?;
-        let verdicts = self.tail().classify(all);
+        let verdicts = self.tail().classify(&all);
         let unsure: Vec<Observation> = all
             .iter()
             .zip(&verdicts)
@@ -517,21 +543,18 @@ impl IotHub {
             })
             .collect();
         let new: Vec<Observation> = all
-            .iter()
+            .into_iter()
             .zip(&fresh)
-            .filter(|(_, f)| **f)
-            .map(|(o, _)| o.clone())
+            .filter_map(|(o, f)| f.then_some(o))
             .collect();
         if new.is_empty() {
             return Ok((fresh, self.tail().versions.observations));
         }
-        let dir = self.wal_dir.clone();
-        let tail = self.tail.clone();
-        let hows = hows.to_vec();
+        let hub = self.clone();
         let version = tokio::task::spawn_blocking(move || {
-            let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+            let mut tail = hub.tail();
             if tail.wal.is_none() {
-                let (wal, old, _) = Wal::open(&dir)?;
+                let (wal, old, _) = Wal::open(&hub.wal_dir)?;
                 if !old.is_empty() {
                     return Err(std::io::Error::other(
                         "the IoT log appeared while the server ran",
@@ -542,7 +565,13 @@ impl IotHub {
             if let Some(wal) = tail.wal.as_mut() {
                 wal.append(&new)?;
             }
-            tail.add(&new);
+            // Durable now: pushed live, then kept in the tail (which takes them without a copy).
+            if hub.live.receiver_count() > 0 {
+                for o in &new {
+                    hub.push_live(&streams, o);
+                }
+            }
+            tail.add(new);
             for how in &hows {
                 tail.summary.add(how);
             }
@@ -554,7 +583,7 @@ impl IotHub {
         Ok((fresh, version))
     }
 
-    fn push_live(&self, streams: &StreamIndex, o: Observation) {
+    fn push_live(&self, streams: &StreamIndex, o: &Observation) {
         let d = streams.get(&o.datastream);
         let loc = d.and_then(|d| d.spec.thing.location.as_ref());
         // No subscribers is not an error: the feed is best effort, the store is the record.
@@ -564,7 +593,7 @@ impl IotHub {
                 .phenomenon_time
                 .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
             result: o.result,
-            quality: o.result_quality,
+            quality: o.result_quality.clone(),
             lon: loc.map(|l| l.lon),
             lat: loc.map(|l| l.lat),
             unit: d.map(|d| d.spec.unit.symbol.clone()).unwrap_or_default(),

@@ -18,6 +18,7 @@ pub mod aggregate;
 pub mod arrow_body;
 pub mod entities;
 pub mod filter;
+pub(crate) mod flusher;
 mod group;
 pub mod hub;
 pub mod latest;
@@ -360,7 +361,7 @@ pub(crate) async fn ctx(state: &AppState, headers: &HeaderMap, caller: &Caller) 
         ..QueryOptions::default()
     };
     let names = &state.iot.names;
-    state.iot.sync(&state.store).await?;
+    state.sync_iot().await?;
     let streams = state.iot.datastreams(&state.store).await?;
     let hidden: Vec<String> = streams
         .thing_classes

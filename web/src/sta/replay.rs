@@ -23,7 +23,7 @@ pub const HISTORY: usize = 288;
 
 /// Replays until the task is aborted. While the collection has no recorded readings (a server started
 /// before the first ingest), it looks again every `every` (at least every second).
-pub async fn run(hub: IotHub, store: Store, workers: tokio::runtime::Handle, every: Duration) {
+pub async fn run(hub: IotHub, store: Store, every: Duration) {
     let mut said = false;
     let series = loop {
         match recorded(&hub, &store).await {
@@ -68,7 +68,6 @@ pub async fn run(hub: IotHub, store: Store, workers: tokio::runtime::Handle, eve
         if let Err(e) = hub
             .append(
                 &store,
-                &workers,
                 batch,
                 server_how(
                     "replay:recorded-series",

@@ -36,8 +36,8 @@ pub(crate) async fn writer(state: &AppState, headers: &HeaderMap) -> ApiResult<C
     }
     let names = &state.iot.names;
     // The catalog first: opening the Delta table on every request would cost more than the write.
-    let class = match state.catalog.get(&names.datastreams) {
-        Some(e) => e.props.classification,
+    let class = match state.catalog.classification(&names.datastreams) {
+        Some(c) => c,
         None if state.store.exists(&names.datastreams).await => {
             state
                 .store
@@ -297,6 +297,10 @@ pub async fn create(
                 .map_err(|e| {
                     ApiError::Internal(format!("the writer task failed: {e} (a bug)"))
                 })??;
+            // The catalog learns the new version now: every write checks the collection's
+            // classification there, and would otherwise read it from the table until the next poll.
+            state.poll().await;
+            state.iot.streams_changed();
             let id = things.first().copied().unwrap_or_default();
             let me = format!("{base}/Things({id})");
             Ok(created(
@@ -353,10 +357,7 @@ pub async fn create(
             };
             let micros = o.phenomenon_time.timestamp_micros();
             let how = how(&caller, "POST /sta/v1.1/Observations", &body, 1);
-            state
-                .iot
-                .append(&state.store, &state.workers, vec![o.clone()], how)
-                .await?;
+            state.iot.append(&state.store, vec![o.clone()], how).await?;
             let me = format!("{base}/Observations('{ds}-{micros}')");
             Ok(created(
                 me.clone(),

@@ -219,6 +219,53 @@ async fn batch_is_committed_before_the_answer_and_a_retry_duplicates_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_first_readings_are_queryable_at_once_without_waiting_for_the_catalog() {
+    // The store is polled only every hour here: the readings' flush must make the new observations
+    // dataset visible by itself, to SQL and to OGC API Features alike.
+    let t = iot_server(ServerConfig {
+        watch_interval_ms: 3_600_000,
+        ..ServerConfig::default()
+    })
+    .await;
+    let (_, ds) = t.station("Ystad", 13.82, 55.43).await;
+    let r = t
+        .post(
+            "/api/iot/observations",
+            Value::Array(readings(ds[0], 0, 30, 1.0)).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = t
+        .post(
+            "/api/sql",
+            json!({"sql": "SELECT count(*) AS n FROM iot_observations"}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(json(r).await[0]["n"], 30);
+    let r = t
+        .post(
+            "/api/iot/observations",
+            Value::Array(readings(ds[1], 0, 5, 1.0)).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = t
+        .get_auth("/ogcapi/collections/iot_observations/items?limit=100")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(json(r).await["numberReturned"], 35);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bad_batches_get_a_reason_and_leave_the_store_untouched() {
     let config = ServerConfig {
         body_limit: 64 * 1024,

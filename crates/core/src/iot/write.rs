@@ -13,6 +13,7 @@ use deltalake::arrow::datatypes::{Int64Type, TimestampMicrosecondType};
 use deltalake::datafusion::prelude::{SessionContext, col, lit};
 use deltalake::datafusion::scalar::ScalarValue;
 use futures::TryStreamExt;
+use rustc_hash::FxHashSet;
 use serde::Serialize;
 
 use super::schema::{datastream_rows, datastreams_from_batch, observations_batch};
@@ -256,13 +257,19 @@ impl Store {
         protected: &HashSet<i64>,
         checked: Option<ObservationVersions>,
     ) -> Result<AppendOutcome> {
-        let is_protected: Vec<bool> = obs
-            .iter()
-            .map(|o| protected.contains(&o.datastream))
-            .collect();
-        let (restricted, shared): (Vec<_>, Vec<_>) = obs
-            .into_iter()
-            .partition(|o| protected.contains(&o.datastream));
+        let is_protected: Vec<bool> = if protected.is_empty() {
+            vec![false; obs.len()]
+        } else {
+            obs.iter()
+                .map(|o| protected.contains(&o.datastream))
+                .collect()
+        };
+        let (restricted, shared): (Vec<_>, Vec<_>) = if protected.is_empty() {
+            (vec![], obs)
+        } else {
+            obs.into_iter()
+                .partition(|o| protected.contains(&o.datastream))
+        };
         let mut out = if shared.is_empty() && !restricted.is_empty() {
             AppendOutcome {
                 version: self.latest_version(&names.observations).await?,
@@ -317,10 +324,13 @@ impl Store {
         let _lock = self.lock(name)?;
         let total = obs.len() as u64;
         let current = self.latest_version(name).await?;
-        let mut seen = match current {
-            Some(_) if checked_at != Some(current) => self.stored_keys(name, &obs).await?,
-            _ => HashSet::new(),
+        let mut seen: FxHashSet<(i64, i64)> = match current {
+            Some(_) if checked_at != Some(current) => {
+                self.stored_keys(name, &obs).await?.into_iter().collect()
+            }
+            _ => FxHashSet::default(),
         };
+        seen.reserve(obs.len());
         let flags: Vec<bool> = obs
             .iter()
             .map(|o| seen.insert((o.datastream, o.phenomenon_time.timestamp_micros())))
@@ -341,15 +351,17 @@ impl Store {
             });
         }
         // Sorted, so each file's min/max statistics cover a narrow range of datastreams and times.
-        fresh.sort_by_key(|o| (o.datastream, o.phenomenon_time));
+        // The keys are unique by now, so an unstable sort gives the same order.
+        fresh.sort_unstable_by_key(|o| (o.datastream, o.phenomenon_time));
         let n = fresh.len() as u64;
         let batch = observations_batch(&fresh)?;
         let mut how = how.clone();
         how.quality.completeness.features_read = total;
-        let mut per_stream: BTreeMap<i64, u64> = BTreeMap::new();
-        for o in &fresh {
-            *per_stream.entry(o.datastream).or_default() += 1;
-        }
+        // Sorted: each Datastream's readings are one run.
+        let per_stream: BTreeMap<i64, u64> = fresh
+            .chunk_by(|a, b| a.datastream == b.datastream)
+            .map(|run| (run[0].datastream, run.len() as u64))
+            .collect();
         how.quality.content.insert(
             "observations_per_datastream".into(),
             serde_json::json!(per_stream),
