@@ -81,11 +81,11 @@ impl StreamIndex {
 }
 
 /// The datastreams dataset's version, when it was last looked up, and its index.
-type Streams = (Option<u64>, Instant, Arc<StreamIndex>);
+type Streams = (Option<u64>, Option<Instant>, Arc<StreamIndex>);
 
 /// How long the datastreams dataset's version is trusted before a write looks again (a directory read,
-/// which cost more than the rest of a one-reading request). Another process's new Datastreams or
-/// reclassification are seen this much later.
+/// which cost more than the rest of a one-reading request). Another process's reclassification is seen
+/// this much later; its new Datastreams at once (a reading for an unknown one makes the write look).
 const STREAMS_RECHECK: Duration = Duration::from_millis(250);
 
 /// When the log is flushed to the store (besides before reads and at shutdown).
@@ -135,7 +135,7 @@ impl IotHub {
             write: Arc::default(),
             pending: Arc::default(),
             live: broadcast::channel(LIVE_BUFFER).0,
-            streams: Arc::new(RwLock::new((None, Instant::now(), Arc::default()))),
+            streams: Arc::new(RwLock::new((None, None, Arc::default()))),
             reading_streams: Arc::default(),
             tail: Arc::default(),
             loaded: Arc::default(),
@@ -337,7 +337,7 @@ impl IotHub {
     pub async fn datastreams(&self, store: &Store) -> ApiResult<Arc<StreamIndex>> {
         if let Ok(s) = self.streams.read()
             && s.0.is_some()
-            && s.1.elapsed() < STREAMS_RECHECK
+            && s.1.is_some_and(|at| at.elapsed() < STREAMS_RECHECK)
         {
             return Ok(s.2.clone());
         }
@@ -347,7 +347,7 @@ impl IotHub {
             if s.0 != now {
                 return None;
             }
-            s.1 = Instant::now();
+            s.1 = Some(Instant::now());
             Some(s.2.clone())
         };
         if let Some(s) = cached() {
@@ -380,15 +380,16 @@ impl IotHub {
             by_id: rows.into_iter().filter_map(|d| Some((d.id?, d))).collect(),
         });
         if let Ok(mut s) = self.streams.write() {
-            *s = (now, Instant::now(), map.clone());
+            *s = (now, Some(Instant::now()), map.clone());
         }
         Ok(map)
     }
 
-    /// Datastreams were created through this server: the next write reads them.
+    /// Datastreams may have been created (through this server, or another process): the next call of
+    /// [`IotHub::datastreams`] looks at the version again, and reads them if it changed.
     pub fn streams_changed(&self) {
         if let Ok(mut s) = self.streams.write() {
-            s.0 = None;
+            s.1 = None;
         }
     }
 
@@ -407,7 +408,15 @@ impl IotHub {
         obs: Vec<Observation>,
         how: IotWrite,
     ) -> ApiResult<AppendOutcome> {
-        let streams = self.datastreams(store).await?;
+        let mut streams = self.datastreams(store).await?;
+        if obs
+            .iter()
+            .any(|o| !streams.by_id.contains_key(&o.datastream))
+        {
+            // Perhaps created by another process since the version was last looked at.
+            self.streams_changed();
+            streams = self.datastreams(store).await?;
+        }
         let now = chrono::Utc::now();
         let mut problems = vec![];
         let mut count = 0usize;
