@@ -163,9 +163,32 @@ impl Store {
         name: &DatasetName,
         at: At,
     ) -> Result<(SchemaRef, SendableRecordBatchStream)> {
+        self.scan_columns(name, at, None).await
+    }
+
+    /// [`Store::scan`] of some columns only (those of `columns` the table has, in table order; every
+    /// column when `None`). Parquet decodes only what is read: a point tiler needing 8 of 36 columns
+    /// skips the WKB, ids and bbox columns that make up most of the bytes.
+    pub async fn scan_columns(
+        &self,
+        name: &DatasetName,
+        at: At,
+        columns: Option<&[&str]>,
+    ) -> Result<(SchemaRef, SendableRecordBatchStream)> {
         let table = self.table(name, at).await?;
         let ctx = SessionContext::new();
-        let df = ctx.read_table(table.table_provider().await?)?;
+        let mut df = ctx.read_table(table.table_provider().await?)?;
+        if let Some(wanted) = columns {
+            let present: Vec<String> = df
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .filter(|n| wanted.contains(&n.as_str()))
+                .collect();
+            let refs: Vec<&str> = present.iter().map(String::as_str).collect();
+            df = df.select_columns(&refs)?;
+        }
         let target = plain_schema(df.schema().as_arrow());
         let stream = df.execute_stream().await?;
         let cast_to = target.clone();

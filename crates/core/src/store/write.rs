@@ -11,8 +11,9 @@
 //!    removed ones, in one atomic step.
 //!
 //! Rows come as [`Rows::Batches`] (all in memory; sorted here) or, for sources larger than memory such as
-//! point clouds (issue 5), as [`Rows::Stream`]: batches already in spatial order, written one at a time,
-//! so memory holds one batch and one Parquet row group however large the source is.
+//! point clouds (issue 5), as [`Rows::Stream`]: batches already in spatial order, written as they come
+//! by one writer per core (files of consecutive rows in turn), so memory holds a few batches and one
+//! Parquet row group per writer however large the source is.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,8 +26,9 @@ use deltalake::datafusion::prelude::{SessionContext, col};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TableReference};
 use deltalake::kernel::{Action, MetadataExt, StructType};
-use deltalake::parquet::basic::Compression;
+use deltalake::parquet::basic::{Compression, Encoding};
 use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use futures::StreamExt;
@@ -36,8 +38,8 @@ use serde::Serialize;
 use super::history::commit_record;
 use super::order::hilbert_order;
 use super::{At, Store};
-use crate::schema::{GEOMETRY, ID};
-use crate::{DatasetName, DatasetProperties, Error, Provenance, QualityReport, Result};
+use crate::schema::{BBOX, GEOMETRY, ID};
+use crate::{DatasetName, DatasetProperties, Error, Kind, Provenance, QualityReport, Result};
 
 /// How new data meets the data already in a dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -246,7 +248,8 @@ impl Store {
         app_metadata: HashMap<String, serde_json::Value>,
     ) -> Result<(u64, u64)> {
         let url = self.table_url(&req.name)?;
-        let (adds, rows) = write_files(url.as_str(), schema.clone(), rows).await?;
+        let (adds, rows) =
+            write_files(url.as_str(), schema.clone(), rows, req.properties.kind).await?;
         let kernel: StructType = schema
             .as_ref()
             .try_into_kernel()
@@ -276,30 +279,55 @@ impl Store {
 /// (parquet's default is 1 048 576 rows); 64 Ki rows keep both working while the per-group overhead stays small.
 const ROWS_PER_GROUP: usize = 64 * 1024;
 
+/// Columns whose values (nearly) never repeat, written without a dictionary. Parquet's writer would
+/// otherwise hash every value into a dictionary that only falls back to plain encoding once it passes
+/// 1 MiB, so a 64 Ki-row group of 8-byte floats never falls back: for laser points that interning was
+/// the largest cost of the ingest after LAZ decoding, for no gain in size. Each comes with whether it
+/// holds floats.
+fn unique_columns(schema: &Schema, kind: Kind) -> Vec<(String, bool)> {
+    schema
+        .fields()
+        .iter()
+        .filter(|f| {
+            let n = f.name().as_str();
+            n == ID
+                || n == GEOMETRY
+                || BBOX.contains(&n)
+                || (kind == Kind::Pointcloud && matches!(n, "x" | "y" | "z" | "gps_time"))
+        })
+        .map(|f| (f.name().clone(), f.data_type().is_floating()))
+        .collect()
+}
+
 /// Writes the Parquet files of `rows`; returns their add actions and the number of rows.
 async fn write_files(
     url: &str,
     schema: SchemaRef,
     rows: Rows,
+    kind: Kind,
 ) -> Result<(Vec<deltalake::kernel::Add>, u64)> {
-    let properties = WriterProperties::builder()
+    let mut properties = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(ROWS_PER_GROUP))
-        .build();
-    let mut writer =
-        RecordBatchWriter::try_new(url, schema, None, None)?.with_writer_properties(properties);
+        .set_max_row_group_row_count(Some(ROWS_PER_GROUP));
+    for (column, float) in unique_columns(&schema, kind) {
+        let path = ColumnPath::from(column);
+        properties = properties.set_column_dictionary_enabled(path.clone(), false);
+        if float {
+            // Byte stream split puts each byte position of the floats together: the sign, exponent
+            // and top mantissa bytes of nearby coordinates repeat, so Snappy shrinks them quickly
+            // instead of crawling over plain floats it cannot compress.
+            properties = properties.set_column_encoding(path, Encoding::BYTE_STREAM_SPLIT);
+        }
+    }
+    let properties = properties.build();
     let batches = match rows {
         Rows::Batches(b) => b,
-        Rows::Stream(mut stream) => {
-            let mut rows = 0u64;
-            while let Some(batch) = stream.next().await {
-                let batch = batch?;
-                rows += batch.num_rows() as u64;
-                writer.write(batch).await?;
-            }
-            return Ok((writer.flush().await?, rows));
+        Rows::Stream(stream) => {
+            return write_stream(url, schema, properties, stream, ROWS_PER_STREAMED_FILE).await;
         }
     };
+    let mut writer =
+        RecordBatchWriter::try_new(url, schema, None, None)?.with_writer_properties(properties);
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     match (rows > ROWS_PER_GROUP)
         .then(|| hilbert_order(&batches))
@@ -323,6 +351,92 @@ async fn write_files(
     Ok((writer.flush().await?, rows as u64))
 }
 
+/// Rows per Parquet file of a streamed commit.
+const ROWS_PER_STREAMED_FILE: usize = 16 * ROWS_PER_GROUP;
+
+/// Writes a stream of batches as files of `rows_per_file` consecutive rows (a little more: files end
+/// between batches), encoded by one writer task per core in turn. Parquet encoding and compression are
+/// the bulk of a large commit's work, and a single writer kept one core busy while the others idled.
+/// Each file holds consecutive rows, so the caller's spatial order still makes compact files, and the
+/// add actions come back in row order.
+async fn write_stream(
+    url: &str,
+    schema: SchemaRef,
+    properties: WriterProperties,
+    mut stream: BoxStream<'static, Result<RecordBatch>>,
+    rows_per_file: usize,
+) -> Result<(Vec<deltalake::kernel::Add>, u64)> {
+    let writers = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut senders = Vec::with_capacity(writers);
+    let mut tasks = Vec::with_capacity(writers);
+    for _ in 0..writers {
+        // `None` ends a file.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Option<RecordBatch>>(2);
+        let mut writer = RecordBatchWriter::try_new(url, schema.clone(), None, None)?
+            .with_writer_properties(properties.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut files = vec![];
+            while let Some(next) = rx.recv().await {
+                match next {
+                    Some(batch) => writer.write(batch).await?,
+                    None => files.push(writer.flush().await?),
+                }
+            }
+            Ok::<_, Error>(files)
+        }));
+        senders.push(tx);
+    }
+    let (mut rows, mut in_file, mut file) = (0u64, 0usize, 0usize);
+    let mut failed = None;
+    while let Some(batch) = stream.next().await {
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        };
+        rows += batch.num_rows() as u64;
+        in_file += batch.num_rows();
+        let tx = &senders[file % writers];
+        // A closed channel means that writer failed; its error is collected below.
+        if tx.send(Some(batch)).await.is_err() {
+            break;
+        }
+        if in_file >= rows_per_file {
+            if tx.send(None).await.is_err() {
+                break;
+            }
+            (file, in_file) = (file + 1, 0);
+        }
+    }
+    if in_file > 0 {
+        // The last file's writer may have failed; its error is collected below.
+        let _ = senders[file % writers].send(None).await;
+    }
+    drop(senders);
+    // Writer w wrote files w, w + writers, w + 2 × writers, …: interleaved back into row order.
+    let mut done = vec![];
+    for task in tasks {
+        done.push(task.await);
+    }
+    // The stream's own error (bad input) says more than a writer stopped by it.
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let mut per_writer = vec![];
+    for files in done {
+        let files =
+            files.map_err(|e| Error::Internal(format!("a Parquet writer task failed: {e}")))??;
+        per_writer.push(files.into_iter());
+    }
+    let mut adds = vec![];
+    for f in 0..per_writer.iter().map(ExactSizeIterator::len).sum::<usize>() {
+        adds.extend(per_writer[f % writers].next().into_iter().flatten());
+    }
+    Ok((adds, rows))
+}
+
 async fn write_files_and_commit(
     req: &WriteRequest,
     table: DeltaTable,
@@ -337,7 +451,7 @@ async fn write_files_and_commit(
         Mode::Overwrite => schema.clone(),
         _ => merge_schemas(&req.name, &committed, &schema)?,
     };
-    let (adds, rows) = write_files(table.table_url().as_str(), schema, rows).await?;
+    let (adds, rows) = write_files(table.table_url().as_str(), schema, rows, props.kind).await?;
     let kernel: StructType = new_schema
         .as_ref()
         .try_into_kernel()
@@ -514,5 +628,87 @@ pub(super) fn conflict_or(name: &DatasetName, e: deltalake::DeltaTableError) -> 
         }
     } else {
         Error::Delta(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use deltalake::arrow::array::{AsArray, Int64Array};
+    use deltalake::arrow::datatypes::{DataType, Int64Type};
+    use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use url::Url;
+
+    use super::*;
+
+    fn numbers(range: std::ops::Range<i64>, schema: &SchemaRef) -> Result<RecordBatch> {
+        let column = Arc::new(Int64Array::from_iter_values(range));
+        Ok(RecordBatch::try_new(schema.clone(), vec![column])?)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stream_is_written_by_several_writers_as_files_in_row_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = Url::from_directory_path(dir.path()).expect("url");
+        let schema: SchemaRef =
+            Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let batches: Vec<Result<RecordBatch>> = (0..25)
+            .map(|b| numbers(b * 7..(b + 1) * 7, &schema))
+            .collect();
+        let stream = futures::stream::iter(batches).boxed();
+        let (adds, rows) = write_stream(
+            url.as_str(),
+            schema,
+            WriterProperties::default(),
+            stream,
+            20,
+        )
+        .await
+        .expect("written");
+        assert_eq!(rows, 175);
+        // 21 rows a file (three batches), the last one 7.
+        assert_eq!(adds.len(), 9, "{adds:?}");
+        let mut read = vec![];
+        for add in &adds {
+            let file = std::fs::File::open(dir.path().join(&add.path)).expect("file");
+            for batch in ParquetRecordBatchReaderBuilder::try_new(file)
+                .and_then(|b| b.build())
+                .expect("reader")
+            {
+                let batch = batch.expect("batch");
+                read.extend(
+                    batch
+                        .column(0)
+                        .as_primitive::<Int64Type>()
+                        .values()
+                        .iter()
+                        .copied(),
+                );
+            }
+        }
+        assert_eq!(read, (0..175).collect::<Vec<i64>>());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stream_error_fails_the_write_with_that_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = Url::from_directory_path(dir.path()).expect("url");
+        let schema: SchemaRef =
+            Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let mut batches: Vec<Result<RecordBatch>> = (0..5)
+            .map(|b| numbers(b * 7..(b + 1) * 7, &schema))
+            .collect();
+        batches.push(Err(Error::BadInput("point 42 has no x".into())));
+        batches.push(numbers(0..7, &schema));
+        let stream = futures::stream::iter(batches).boxed();
+        let err = write_stream(
+            url.as_str(),
+            schema,
+            WriterProperties::default(),
+            stream,
+            10,
+        )
+        .await
+        .expect_err("the stream failed");
+        assert!(err.to_string().contains("point 42 has no x"), "{err}");
     }
 }
