@@ -341,7 +341,8 @@ fn stage(args: &[String]) -> Result<()> {
                 .build();
             let (mut read, mut checksum) = (0u64, 0f64);
             while read < total {
-                let n = reader.fill_points((64 * 1024).min(total - read), &mut pd)?;
+                // As many points a call as the ingest asks for, so the LAZ chunks decode on all cores.
+                let n = reader.fill_points((512 * 1024).min(total - read), &mut pd)?;
                 if n == 0 {
                     break;
                 }

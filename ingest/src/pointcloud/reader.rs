@@ -32,8 +32,9 @@ impl PointCloudReader {
     }
 }
 
-/// Points decoded per read call in pass 1.
-const CHUNK: u64 = 64 * 1024;
+/// Points decoded per read call in pass 1: about ten LAZ chunks (usually 50 000 points each), so that
+/// the `las` crate decodes them on all cores at once (one or two chunks a call leave cores idle).
+const CHUNK: u64 = 512 * 1024;
 
 fn has_las_extension(path: &Path) -> bool {
     path.extension()
@@ -124,24 +125,55 @@ impl SourceReader for PointCloudReader {
         let total = hdr.number_of_points();
         let format = *hdr.point_format();
         let plan = self.plan.unwrap_or_default();
-        let mut binner = Binner::new(plan, key_bounds, usize::from(format.len()), total)?;
+        let binner = Binner::new(plan, key_bounds, usize::from(format.len()), total)?;
         progress.set_message("reading points");
         progress.set_length(total);
-        let mut stats = Stats::default();
-        let mut pd = PointDataBuilder::new().for_header(&hdr).build();
-        let mut read = 0u64;
-        while read < total {
-            let n = reader
-                .fill_points(CHUNK.min(total - read), &mut pd)
-                .map_err(|e| las_error(path, e))?;
-            if n == 0 {
-                break;
+        let fresh = || PointDataBuilder::new().for_header(&hdr).build();
+        let (read, binner, stats) = std::thread::scope(|scope| -> Result<_> {
+            // LAZ chunks decode on every core while another thread bins the previous buffer: two
+            // buffers go back and forth, so neither side waits on the other.
+            let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(las::PointData, u64)>(1);
+            let (empty_tx, empty_rx) = std::sync::mpsc::channel::<las::PointData>();
+            let converter = &converter;
+            let binning = scope.spawn(move || -> Result<(Binner, Stats)> {
+                let (mut binner, mut stats) = (binner, Stats::default());
+                for (pd, first) in full_rx {
+                    binner.add(&pd, first)?;
+                    stats.add(&pd, converter);
+                    // The reader may have stopped already; then the buffer is simply dropped.
+                    let _ = empty_tx.send(pd);
+                }
+                Ok((binner, stats))
+            });
+            let mut spare = vec![fresh(), fresh()];
+            let (mut read, mut failed) = (0u64, None);
+            while read < total {
+                // No buffer back means the binning thread stopped on an error, reported below.
+                let Some(mut pd) = spare.pop().or_else(|| empty_rx.recv().ok()) else {
+                    break;
+                };
+                let n = match reader.fill_points(CHUNK.min(total - read), &mut pd) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        failed = Some(las_error(path, e));
+                        break;
+                    }
+                };
+                if n == 0 || full_tx.send((pd, read)).is_err() {
+                    break;
+                }
+                read += n;
+                progress.inc(n);
             }
-            binner.add(&pd, read)?;
-            stats.add(&pd, &converter);
-            read += n;
-            progress.inc(n);
-        }
+            drop(full_tx);
+            let (binner, stats) = binning
+                .join()
+                .map_err(|_| Error::Internal("the point binning thread panicked".into()))??;
+            match failed {
+                Some(e) => Err(e),
+                None => Ok((read, binner, stats)),
+            }
+        })?;
         if read < total {
             return Err(Error::BadInput(format!(
                 "{}: the header says {total} points but only {read} could be read; the file is truncated, \
