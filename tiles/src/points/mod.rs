@@ -9,8 +9,8 @@
 //! - **Geometric error** is the node's grid cell size (the spacing of its sample), at least its
 //!   children's; leaves show everything (0).
 //! - **Heights** as for buildings ([`crate::frame`]): PROJ takes x/y to WGS 84, the geoid separation N
-//!   makes heights ellipsoidal. N is looked up once per chunk of [`CHUNK`] consecutive store rows, which
-//!   are Morton-sorted and so cover a small area: N changes by millimetres across it.
+//!   makes heights ellipsoidal. N is looked up once per chunk of [`read::CHUNK`] consecutive store
+//!   rows, which are Morton-sorted and so cover a small area: N changes by millimetres across it.
 //! - **Colour**: the file's RGB when the dataset has any (16-bit LAS values are scaled to 8 bits, 8-bit
 //!   ones kept), else a grey ramp of intensity (when it varies), else a colour ramp of elevation.
 //! - **Caching**: each tile's content is named by a hash of its points and everything else it is made
@@ -19,14 +19,13 @@
 //!   centre), the root cube ([`root_cube`]) and the colour ramps only change when the data outgrows
 //!   them, so an edit rebuilds only the tiles whose points change.
 //!
-//! **Memory**: rows are read batch by batch and only the converted points are kept (about 40 bytes a
-//! point), so this is in-memory tiling, fine up to tens of millions of points. Going out of core would
-//! follow the ingest's spill sort: a counting pass over the batches fixes the root cube, points are
-//! binned by their depth-k octree cell into spill files, and each bin is tiled alone, its subsample
-//! passed up to build the top k levels.
+//! **Reading** ([`read`]) decodes only the columns the tiles need and converts batches on one thread
+//! per core while the store decodes the next. **Memory**: up to [`spill::Plan`]'s budget the
+//! converted points (about 45 bytes each) are tiled in memory; past it, out of core ([`spill`]).
 
 mod glb;
 mod octree;
+mod read;
 mod spill;
 
 use std::sync::Arc;
@@ -36,9 +35,7 @@ use futures::StreamExt;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tvilling_core::arrow::array::{AsArray, RecordBatch};
-use tvilling_core::arrow::compute::cast;
-use tvilling_core::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use tvilling_core::arrow::array::RecordBatch;
 use tvilling_core::crs::Crs;
 use tvilling_core::progress::Progress;
 use tvilling_core::store::DatasetInfo;
@@ -54,8 +51,6 @@ use crate::{Error, Result, TileOptions, TileReport};
 const FORMAT: &str = "tvilling-points 1";
 /// The metadata class of a point.
 const CLASS: &str = "point";
-/// Rows per PROJ worker and per geoid lookup.
-const CHUNK: usize = 4096;
 
 /// The metadata schema of point tiles: the class `point` with `intensity` and `classification`.
 fn schema_json() -> Value {
@@ -90,6 +85,16 @@ struct Points {
 impl Points {
     fn len(&self) -> usize {
         self.enu.len()
+    }
+
+    fn with_capacity(n: usize) -> Points {
+        Points {
+            enu: Vec::with_capacity(n),
+            z: Vec::with_capacity(n),
+            intensity: Vec::with_capacity(n),
+            class: Vec::with_capacity(n),
+            rgb: Vec::with_capacity(n),
+        }
     }
 
     fn clear(&mut self) {
@@ -140,30 +145,37 @@ impl Default for Summary {
 }
 
 impl Summary {
+    #[cfg(test)]
     fn of(p: &Points) -> Summary {
-        let mut s = Summary {
-            count: p.len(),
-            rgb_max: p.rgb.iter().flatten().flatten().copied().max(),
-            ..Summary::default()
-        };
+        let mut s = Summary::default();
+        s.add(p);
+        s
+    }
+
+    /// Adds the points of `p` (in place: a batch's own summary would allocate and merge the 65 536
+    /// intensity buckets for every batch).
+    fn add(&mut self, p: &Points) {
+        self.count += p.len();
+        self.rgb_max = self
+            .rgb_max
+            .max(p.rgb.iter().flatten().flatten().copied().max());
         for q in &p.enu {
-            for ((lo, hi), v) in s.lo.iter_mut().zip(s.hi.iter_mut()).zip(q) {
+            for ((lo, hi), v) in self.lo.iter_mut().zip(self.hi.iter_mut()).zip(q) {
                 *lo = lo.min(*v);
                 *hi = hi.max(*v);
             }
         }
         for &i in &p.intensity {
-            s.intensity_counts[usize::from(i)] += 1;
+            self.intensity_counts[usize::from(i)] += 1;
         }
         for &z in &p.z {
-            s.zlo = s.zlo.min(z);
-            s.zhi = s.zhi.max(z);
+            self.zlo = self.zlo.min(z);
+            self.zhi = self.zhi.max(z);
         }
         for &c in &p.class {
-            s.class_lo = s.class_lo.min(c);
-            s.class_hi = s.class_hi.max(c);
+            self.class_lo = self.class_lo.min(c);
+            self.class_hi = self.class_hi.max(c);
         }
-        s
     }
 
     fn merge(&mut self, o: &Summary) {
@@ -246,42 +258,33 @@ pub(crate) async fn tile(
     progress.set_message("reading points");
     progress.set_length(info.rows);
     let plan = spill::Plan::from_env()?;
-    let (_, mut stream) = store.scan(name, at).await?;
-    let mut points = Points::default();
-    let mut summary = Summary::default();
-    // Past `plan.in_memory_points`, the converted points go to a spill file and are tiled out of core.
-    let mut spilled: Option<spill::Spill> = None;
+    let (_, mut stream) = store.scan_columns(name, at, Some(&read::COLUMNS)).await?;
+    // The store decodes Parquet on the runtime while blocking workers convert (PROJ) and spill the
+    // batches before; the channel bounds what waits between them.
+    let (tx, rx) = tokio::sync::mpsc::channel::<RecordBatch>(4);
+    let worker = tokio::task::spawn_blocking(move || {
+        read::place(rx, crs, &geoid, &enu, plan).map(|p| (p, geoid))
+    });
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(tvilling_core::Error::from)?;
         let rows = batch.num_rows() as u64;
-        let geoid = geoid.clone();
-        let mut held = std::mem::take(&mut points);
-        let mut sp = spilled.take();
-        // PROJ work and spill writes stay off the async runtime (STYLE.md rule 12).
-        let (held, sp, stats) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let converted = convert(&batch, crs, &geoid, &enu)?;
-            let stats = Summary::of(&converted);
-            match &mut sp {
-                Some(s) => s.write(&converted)?,
-                None => {
-                    held.append(converted);
-                    if held.len() > plan.in_memory_points {
-                        let mut s = spill::Spill::new(plan)?;
-                        s.write(&held)?;
-                        held.clear();
-                        sp = Some(s);
-                    }
-                }
-            }
-            Ok((held, sp, stats))
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("point conversion task failed: {e}")))??;
-        points = held;
-        spilled = sp;
-        summary.merge(&stats);
+        // A closed channel means a worker failed: its error is reported below.
+        if tx.send(batch).await.is_err() {
+            break;
+        }
         progress.inc(rows);
     }
+    drop(tx);
+    let (
+        read::Placed {
+            points,
+            spilled,
+            summary,
+        },
+        geoid,
+    ) = worker
+        .await
+        .map_err(|e| Error::Internal(format!("point conversion task failed: {e}")))??;
     if summary.count == 0 {
         return Err(Error::BadInput(format!(
             "{name} v{} has no points: nothing to tile",
@@ -325,92 +328,6 @@ pub(crate) async fn tile(
     })
     .await
     .map_err(|e| Error::Internal(format!("point tiling task failed: {e}")))?
-}
-
-/// Store rows → points in the tileset frame. Rows with a null or non-finite coordinate are left out.
-fn convert(batch: &RecordBatch, crs: Crs, geoid: &GeoidInfo, enu: &Enu) -> Result<Points> {
-    let float = |c: &str| -> Result<Option<Vec<Option<f64>>>> {
-        let Some(col) = batch.column_by_name(c) else {
-            return Ok(None);
-        };
-        let a = cast(col, &DataType::Float64)
-            .map_err(|e| Error::Internal(format!("column {c} as numbers: {e}")))?;
-        Ok(Some(a.as_primitive::<Float64Type>().iter().collect()))
-    };
-    let int = |c: &str| -> Result<Option<Vec<Option<i64>>>> {
-        let Some(col) = batch.column_by_name(c) else {
-            return Ok(None);
-        };
-        let a = cast(col, &DataType::Int64)
-            .map_err(|e| Error::Internal(format!("column {c} as integers: {e}")))?;
-        Ok(Some(a.as_primitive::<Int64Type>().iter().collect()))
-    };
-    let need = |c: &str, v: Option<Vec<Option<f64>>>| {
-        v.ok_or_else(|| {
-            Error::BadInput(format!(
-                "the point dataset has no '{c}' column; re-ingest it with `tvilling ingest`"
-            ))
-        })
-    };
-    let (x, y, z) = (
-        need("x", float("x")?)?,
-        need("y", float("y")?)?,
-        need("z", float("z")?)?,
-    );
-    let n = batch.num_rows();
-    let none = || vec![None; n];
-    let intensity = int("intensity")?.unwrap_or_else(none);
-    let class = int("classification")?.unwrap_or_else(none);
-    let [r, g, b] = ["red", "green", "blue"].map(|c| int(c).map(|v| v.unwrap_or_else(none)));
-    let (r, g, b) = (r?, g?, b?);
-    let chunks: Vec<Result<Points>> = (0..n)
-        .step_by(CHUNK)
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|start| {
-            // PROJ handles are not Send: each worker thread keeps its own.
-            Projector::with(crs, geoid, |projector| {
-                let mut out = Points::default();
-                let mut n_geoid = None;
-                for i in start..(start + CHUNK).min(n) {
-                    let (Some(px), Some(py), Some(pz)) = (x[i], y[i], z[i]) else {
-                        continue;
-                    };
-                    if !(px.is_finite() && py.is_finite() && pz.is_finite()) {
-                        continue;
-                    }
-                    let sep = match n_geoid {
-                        Some(s) => s,
-                        None => {
-                            let (lon, lat) = projector.lon_lat(px, py)?;
-                            let s = projector.geoid_height(lon, lat);
-                            n_geoid = Some(s);
-                            s
-                        }
-                    };
-                    out.enu.push(enu.local(projector.ecef([px, py, pz], sep)?));
-                    out.z.push(pz);
-                    out.intensity
-                        .push(intensity[i].map_or(0, |v| v.clamp(0, 65_535) as u16));
-                    out.class
-                        .push(class[i].map_or(0, |v| v.clamp(0, 255) as u8));
-                    let rgb = match (r[i], g[i], b[i]) {
-                        (Some(r), Some(g), Some(b)) => {
-                            Some([r, g, b].map(|c| c.clamp(0, 65_535) as u16))
-                        }
-                        _ => None,
-                    };
-                    out.rgb.push(rgb);
-                }
-                Ok(out)
-            })
-        })
-        .collect();
-    let mut all = Points::default();
-    for c in chunks {
-        all.append(c?);
-    }
-    Ok(all)
 }
 
 /// What the blocking part of a run needs.
@@ -497,21 +414,46 @@ struct Built {
 
 /// Sorts points by position, then attributes: the store hands rows over in any order, and the tree, each
 /// tile's content and so its hash must depend on the data alone.
+///
+/// The sort runs over compact keys (the position's bits in `f64::total_cmp` order and the index), not over
+/// indices compared through the point arrays, which missed the cache on every comparison. Points at
+/// the same position (rare) are then ordered by their attributes.
 fn sort(points: Points) -> Points {
-    let mut order: Vec<u32> = (0..points.len() as u32).collect();
-    order.par_sort_unstable_by(|&a, &b| {
-        let (a, b) = (a as usize, b as usize);
-        let pa = points.enu[a];
-        let pb = points.enu[b];
-        pa[0]
-            .total_cmp(&pb[0])
-            .then(pa[1].total_cmp(&pb[1]))
-            .then(pa[2].total_cmp(&pb[2]))
-            .then(points.intensity[a].cmp(&points.intensity[b]))
-            .then(points.class[a].cmp(&points.class[b]))
-            .then(points.rgb[a].cmp(&points.rgb[b]))
-    });
+    let mut keys: Vec<([u64; 3], u32)> = points
+        .enu
+        .par_iter()
+        .enumerate()
+        .map(|(i, p)| (p.map(total_order), i as u32))
+        .collect();
+    keys.par_sort_unstable();
+    let attrs = |i: u32| {
+        let i = i as usize;
+        (points.intensity[i], points.class[i], points.rgb[i])
+    };
+    let mut start = 0;
+    while start < keys.len() {
+        let mut end = start + 1;
+        while end < keys.len() && keys[end].0 == keys[start].0 {
+            end += 1;
+        }
+        if end - start > 1 {
+            keys[start..end].sort_unstable_by_key(|k| attrs(k.1));
+        }
+        start = end;
+    }
+    let order: Vec<u32> = keys.into_iter().map(|k| k.1).collect();
     permute(points, &order)
+}
+
+/// The bits of `v` as an unsigned integer in the order of `f64::total_cmp`.
+fn total_order(v: f64) -> u64 {
+    let bits = v.to_bits();
+    // Negative values: every bit flipped (larger magnitude sorts first); positive: the sign bit set.
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
 }
 
 /// The hash state of everything a tile's content depends on besides its points.
@@ -804,6 +746,64 @@ mod tests {
     fn run_all(p: Points, s: Setup) -> Result<TileReport> {
         let summary = Summary::of(&p);
         run(p, &summary, s)
+    }
+
+    #[test]
+    fn total_order_keys_order_as_total_cmp() {
+        let v = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -2.5,
+            -0.0,
+            0.0,
+            1e-310,
+            2.5,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        for a in v {
+            for b in v {
+                assert_eq!(
+                    total_order(a).cmp(&total_order(b)),
+                    a.total_cmp(&b),
+                    "{a} vs {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn sort_orders_by_position_then_attributes() {
+        // Shuffled positions with repeats, so ties are broken by intensity, class and colour.
+        let n = 5_000;
+        let mut p = Points::with_capacity(n);
+        for i in 0..n {
+            let k = (i * 7_919) % 997;
+            p.enu.push([
+                (k % 10) as f64 - 4.5,
+                (k / 10 % 10) as f64,
+                -((k / 100) as f64),
+            ]);
+            p.z.push(i as f64);
+            p.intensity.push((i % 3) as u16);
+            p.class.push((i % 5) as u8);
+            p.rgb.push((i % 2 == 0).then_some([i as u16, 0, 0]));
+        }
+        let sorted = sort(p);
+        let key = |i: usize| {
+            let q = sorted.enu[i];
+            (q, sorted.intensity[i], sorted.class[i], sorted.rgb[i])
+        };
+        for i in 1..n {
+            let (a, b) = (key(i - 1), key(i));
+            let pos = (0..3).fold(std::cmp::Ordering::Equal, |o, k| {
+                o.then(a.0[k].total_cmp(&b.0[k]))
+            });
+            assert_ne!(
+                pos.then((a.1, a.2, a.3).cmp(&(b.1, b.2, b.3))),
+                std::cmp::Ordering::Greater
+            );
+        }
     }
 
     #[test]

@@ -14,11 +14,11 @@
 //!    grids nest: every cell of a level above contains whole cells of the grid of a bin's parent, so each
 //!    of the d levels above a bin at depth d takes at most one point per such cell, and always the first
 //!    remaining one (in the tiler's sort order). The first d points of each cell of a bin are therefore
-//!    the only points the upper levels can take: each bin is loaded and sorted alone and hands those
-//!    *candidates* up.
+//!    the only points the upper levels can take: each bin is loaded and sorted alone, hands those
+//!    *candidates* up and is written back holding its sorted non-candidates.
 //! 4. **Upper levels.** The candidates of all bins, sorted, go through the in-memory tree's own split
 //!    ([`octree::split`]) from the root down to the bins; what reaches a bin is handed back to it.
-//! 5. **Bins.** Each bin is loaded again, its non-candidates joined by the candidates that reached it,
+//! 5. **Bins.** Each bin's non-candidates are loaded again, joined by the candidates that reached it,
 //!    and tiled alone by [`octree::build`] as the subtree under its cell.
 //!
 //! The result is the tree the in-memory tiler builds from the same points: the same nodes, contents and
@@ -30,11 +30,13 @@
 //! fraction of the points) and 64 MiB of bin buffers. Disk: two copies of the converted points (42
 //! bytes each) at most, removed when the run ends.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+use rustc_hash::FxHashMap;
 
 use super::octree::{self, GRID, MIN_SIZE};
 use super::{
@@ -124,8 +126,8 @@ fn decode(r: &[u8], out: &mut Points) {
     out.rgb.push((r[35] == 1).then(|| [u(36), u(38), u(40)]));
 }
 
-/// Streams a spill file in chunks of points.
-fn for_each_chunk(path: &Path, mut f: impl FnMut(&Points) -> Result<()>) -> Result<()> {
+/// Streams a spill file in chunks of whole records.
+fn for_each_record_chunk(path: &Path, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut r = BufReader::with_capacity(1 << 20, file);
     let mut buf = vec![0u8; READ_RECORDS * RECORD];
@@ -148,30 +150,36 @@ fn for_each_chunk(path: &Path, mut f: impl FnMut(&Points) -> Result<()>) -> Resu
         if filled == 0 {
             return Ok(());
         }
-        let mut p = Points::default();
-        for rec in buf[..filled].chunks_exact(RECORD) {
-            decode(rec, &mut p);
-        }
-        f(&p)?;
+        f(&buf[..filled])?;
         if filled < buf.len() {
             return Ok(());
         }
     }
 }
 
+/// The position (east, north, up) of a spilled record.
+fn position(r: &[u8]) -> [f64; 3] {
+    [0, 8, 16].map(|k| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&r[k..k + 8]);
+        f64::from_le_bytes(b)
+    })
+}
+
 fn load(path: &Path) -> Result<Points> {
     let mut all = Points::default();
-    for_each_chunk(path, |p| {
-        for i in 0..p.len() {
-            all.enu.push(p.enu[i]);
-            all.z.push(p.z[i]);
-            all.intensity.push(p.intensity[i]);
-            all.class.push(p.class[i]);
-            all.rgb.push(p.rgb[i]);
+    for_each_record_chunk(path, |records| {
+        for rec in records.chunks_exact(RECORD) {
+            decode(rec, &mut all);
         }
         Ok(())
     })?;
     Ok(all)
+}
+
+/// Writes `p` to `path`, replacing what it held.
+fn save(path: &Path, p: &Points) -> Result<()> {
+    std::fs::write(path, encode_all(p)).map_err(|e| Error::io(path, e))
 }
 
 /// Converted points spilled during the counting pass.
@@ -180,7 +188,6 @@ pub struct Spill {
     dir: tempfile::TempDir,
     path: PathBuf,
     out: BufWriter<File>,
-    buf: Vec<u8>,
 }
 
 impl Spill {
@@ -208,20 +215,29 @@ impl Spill {
             dir,
             path,
             out: BufWriter::with_capacity(1 << 20, file),
-            buf: Vec::new(),
         })
     }
 
     /// Appends points.
     pub fn write(&mut self, p: &Points) -> Result<()> {
-        self.buf.clear();
-        for i in 0..p.len() {
-            encode(p, i, &mut self.buf);
-        }
+        self.write_encoded(&encode_all(p))
+    }
+
+    /// Appends records made by [`encode_all`].
+    pub fn write_encoded(&mut self, records: &[u8]) -> Result<()> {
         self.out
-            .write_all(&self.buf)
+            .write_all(records)
             .map_err(|e| Error::io(&self.path, e))
     }
+}
+
+/// The spill records of `p`.
+pub fn encode_all(p: &Points) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(p.len() * RECORD);
+    for i in 0..p.len() {
+        encode(p, i, &mut buf);
+    }
+    buf
 }
 
 /// A cube of the octree.
@@ -282,43 +298,47 @@ struct Bin {
     candidates: u64,
 }
 
-/// Streams `src` (points inside `cube`) into bins `levels` below it, in `dir`.
+/// Streams `src` (points inside `cube`) into bins `levels` below it, in `dir`. Records are copied as they
+/// are: only their position is read.
 fn bin_file(src: &Path, cube: &Cube, levels: u32, dir: &Path) -> Result<Vec<Bin>> {
-    let mut bufs: HashMap<u32, Vec<u8>> = HashMap::new();
-    let mut counts: BTreeMap<u32, u64> = BTreeMap::new();
+    let codes = 1usize << (3 * levels);
+    let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); codes];
+    let mut counts: Vec<u64> = vec![0; codes];
     let mut buffered = 0usize;
-    let name = |code: u32| {
+    let name = |code: usize| {
         let mut c = cube.clone();
         for l in (0..levels).rev() {
-            c = c.child((code >> (3 * l) & 7) as usize);
+            c = c.child(code >> (3 * l) & 7);
         }
         c
     };
     let file_of = |c: &Cube| dir.join(format!("{}.bin", c.address()));
-    let flush = |bufs: &mut HashMap<u32, Vec<u8>>| -> Result<()> {
-        for (code, buf) in bufs.iter_mut().filter(|(_, b)| !b.is_empty()) {
-            let path = file_of(&name(*code));
+    let flush = |bufs: &mut Vec<Vec<u8>>| -> Result<()> {
+        for (code, buf) in bufs.iter_mut().enumerate().filter(|(_, b)| !b.is_empty()) {
+            let path = file_of(&name(code));
             let mut f = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&path)
                 .map_err(|e| Error::io(&path, e))?;
             f.write_all(buf).map_err(|e| Error::io(&path, e))?;
-            buf.clear();
+            // Freed, not cleared, as in the ingest's sort: bins fill area by area.
+            *buf = Vec::new();
         }
         Ok(())
     };
-    for_each_chunk(src, |p| {
-        for i in 0..p.len() {
-            let (mut lo, mut size, mut code) = (cube.lo, cube.size, 0u32);
+    for_each_record_chunk(src, |records| {
+        for rec in records.chunks_exact(RECORD) {
+            let p = position(rec);
+            let (mut lo, mut size, mut code) = (cube.lo, cube.size, 0usize);
             for _ in 0..levels {
-                let o = octree::octant_of(p.enu[i], lo, size);
+                let o = octree::octant_of(p, lo, size);
                 lo = octree::octant_lo(lo, size, o);
                 size /= 2.0;
-                code = code << 3 | o as u32;
+                code = code << 3 | o;
             }
-            encode(p, i, bufs.entry(code).or_default());
-            *counts.entry(code).or_default() += 1;
+            bufs[code].extend_from_slice(rec);
+            counts[code] += 1;
             buffered += RECORD;
         }
         if buffered >= BUFFER_BYTES {
@@ -330,6 +350,8 @@ fn bin_file(src: &Path, cube: &Cube, levels: u32, dir: &Path) -> Result<Vec<Bin>
     flush(&mut bufs)?;
     Ok(counts
         .into_iter()
+        .enumerate()
+        .filter(|&(_, count)| count > 0)
         .map(|(code, count)| {
             let cube = name(code);
             Bin {
@@ -346,7 +368,7 @@ fn bin_file(src: &Path, cube: &Cube, levels: u32, dir: &Path) -> Result<Vec<Bin>
 /// parent's subsampling grid.
 fn candidates(p: &Points, cube: &Cube) -> Vec<bool> {
     let (plo, psize, d) = (cube.parent_lo(), cube.size * 2.0, cube.depth());
-    let mut seen: HashMap<u64, u32> = HashMap::new();
+    let mut seen: FxHashMap<u64, u32> = FxHashMap::default();
     p.enu
         .iter()
         .map(|&q| {
@@ -501,14 +523,8 @@ fn finish_upper(r: &Run, u: &Upper) -> Result<Option<Built>> {
 fn tile_unit(r: &Run, unit: &Unit) -> Result<Option<Built>> {
     let mut pts = Points::default();
     for &b in &unit.bins {
-        let bin = &r.bins[b];
-        let p = sort(load(&bin.file)?);
-        let mask = candidates(&p, &bin.cube);
-        for (i, is_candidate) in mask.into_iter().enumerate() {
-            if !is_candidate {
-                push(&mut pts, &p, i);
-            }
-        }
+        // The bin's non-candidates (see `run`).
+        pts.append(load(&r.bins[b].file)?);
     }
     for &i in &unit.leftovers {
         push(&mut pts, r.cands, i as usize);
@@ -593,12 +609,18 @@ pub fn run(mut spill: Spill, summary: &Summary, s: Setup) -> Result<TileReport> 
     let mut cands = Points::default();
     for bin in &mut bins {
         let p = sort(load(&bin.file)?);
+        let mut rest = Points::with_capacity(p.len());
         for (i, is_candidate) in candidates(&p, &bin.cube).into_iter().enumerate() {
             if is_candidate {
                 push(&mut cands, &p, i);
                 bin.candidates += 1;
+            } else {
+                push(&mut rest, &p, i);
             }
         }
+        // The bin keeps only its sorted non-candidates, so tiling it needs no second sort and
+        // candidate pass.
+        save(&bin.file, &rest)?;
     }
     if cands.len() > u32::MAX as usize {
         return Err(Error::BadInput(format!(
@@ -665,6 +687,7 @@ mod tests {
         let mut q = Points::default();
         for r in buf.chunks_exact(RECORD) {
             decode(r, &mut q);
+            assert_eq!(position(r), q.enu[q.len() - 1]);
         }
         assert_eq!(q.enu, p.enu);
         assert_eq!(q.z, p.z);
