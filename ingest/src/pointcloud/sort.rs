@@ -339,16 +339,20 @@ fn spill_error(e: std::io::Error) -> Error {
 mod tests {
     use super::*;
 
-    #[test]
-    fn morton_orders_quadrants() {
-        let b = Bbox {
+    fn unit_square() -> Bbox {
+        Bbox {
             xmin: 0.0,
             ymin: 0.0,
             xmax: 1.0,
             ymax: 1.0,
             zmin: None,
             zmax: None,
-        };
+        }
+    }
+
+    #[test]
+    fn morton_orders_quadrants() {
+        let b = unit_square();
         let k = |x, y| morton(x, y, &b);
         assert!(k(0.1, 0.1) < k(0.9, 0.1));
         assert!(k(0.9, 0.1) < k(0.1, 0.9));
@@ -364,15 +368,7 @@ mod tests {
             buffer_bytes: 4096,
             ..SortPlan::default()
         };
-        let b = Bbox {
-            xmin: 0.0,
-            ymin: 0.0,
-            xmax: 1.0,
-            ymax: 1.0,
-            zmin: None,
-            zmax: None,
-        };
-        let mut binner = Binner::new(plan, b, 10, 0).unwrap();
+        let mut binner = Binner::new(plan, unit_square(), 10, 0).unwrap();
         // A file that reaches the bins area by area: each stretch fills other bins, then flushes.
         for area in 0..200 {
             binner.buffers[area * 300].extend_from_slice(&[7u8; 4096]);
