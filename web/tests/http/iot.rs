@@ -54,6 +54,14 @@ impl IotServer {
             .body(body)
     }
 
+    /// Posts `readings` as one JSON batch.
+    pub async fn post_readings(&self, readings: Vec<Value>) -> reqwest::Response {
+        self.post("/api/iot/observations", Value::Array(readings).to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn get_auth(&self, path: &str) -> reqwest::RequestBuilder {
         self.s.get(path).header("x-api-key", &self.key)
     }
@@ -168,14 +176,7 @@ async fn batch_is_committed_before_the_answer_and_a_retry_duplicates_nothing() {
     let (_, ds) = t.station("Falsterbo", 12.8166, 55.3837).await;
     let mut batch = readings(ds[0], 0, 100, 10.0);
     batch.extend(readings(ds[1], 0, 20, 50.0));
-    let r = t
-        .post(
-            "/api/iot/observations",
-            Value::Array(batch.clone()).to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let r = t.post_readings(batch.clone()).await;
     assert_eq!(r.status(), 200);
     let a = json(r).await;
     assert_eq!(
@@ -189,11 +190,7 @@ async fn batch_is_committed_before_the_answer_and_a_retry_duplicates_nothing() {
     assert_eq!(rows[119].2, 69.0);
 
     // The same batch again: nothing new.
-    let r = t
-        .post("/api/iot/observations", Value::Array(batch).to_string())
-        .send()
-        .await
-        .unwrap();
+    let r = t.post_readings(batch).await;
     let a = json(r).await;
     assert_eq!(
         (a["written"].as_u64(), a["duplicates"].as_u64()),
@@ -228,14 +225,7 @@ async fn the_first_readings_are_queryable_at_once_without_waiting_for_the_catalo
     })
     .await;
     let (_, ds) = t.station("Ystad", 13.82, 55.43).await;
-    let r = t
-        .post(
-            "/api/iot/observations",
-            Value::Array(readings(ds[0], 0, 30, 1.0)).to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let r = t.post_readings(readings(ds[0], 0, 30, 1.0)).await;
     assert_eq!(r.status(), 200);
     let r = t
         .post(
@@ -247,14 +237,7 @@ async fn the_first_readings_are_queryable_at_once_without_waiting_for_the_catalo
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     assert_eq!(json(r).await[0]["n"], 30);
-    let r = t
-        .post(
-            "/api/iot/observations",
-            Value::Array(readings(ds[1], 0, 5, 1.0)).to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let r = t.post_readings(readings(ds[1], 0, 5, 1.0)).await;
     assert_eq!(r.status(), 200);
     let r = t
         .get_auth("/ogcapi/collections/iot_observations/items?limit=100")
@@ -274,10 +257,7 @@ async fn bad_batches_get_a_reason_and_leave_the_store_untouched() {
     let t = iot_server(config).await;
     let (_, ds) = t.station("Lund", 13.19, 55.70).await;
     let ok = readings(ds[0], 0, 3, 1.0);
-    t.post("/api/iot/observations", Value::Array(ok).to_string())
-        .send()
-        .await
-        .unwrap();
+    t.post_readings(ok).await;
     let before = t.stored().await;
     assert_eq!(before.len(), 3);
     let future = json!([{"datastream": ds[0], "time": "2999-01-01T00:00:00Z", "result": 1}]);
@@ -353,11 +333,7 @@ async fn live_stream_pushes_committed_readings_filtered_by_datastream_and_bbox()
     let mut batch = readings(b[0], 0, 1, 5.0);
     batch.extend(readings(a[1], 0, 1, 6.0));
     batch.extend(readings(a[0], 0, 1, 7.5));
-    let r = t
-        .post("/api/iot/observations", Value::Array(batch).to_string())
-        .send()
-        .await
-        .unwrap();
+    let r = t.post_readings(batch).await;
     assert_eq!(r.status(), 200);
     let mut text = String::new();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);

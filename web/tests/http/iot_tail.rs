@@ -25,10 +25,7 @@ async fn the_newest_reading_comes_from_memory_and_equals_the_sql_answer() {
     // Out of order: the newest is not the last one sent.
     batch.reverse();
     batch.extend(readings(ds[1], 5, 1, 70.0));
-    t.post("/api/iot/observations", Value::Array(batch).to_string())
-        .send()
-        .await
-        .unwrap();
+    t.post_readings(batch).await;
     let fast = json(
         t.get_auth(&format!("/sta/v1.1/Datastreams({})/{NEWEST}", ds[0]))
             .send()
@@ -221,10 +218,7 @@ async fn compaction_packs_the_flushes_files_and_keeps_every_reading() {
     // Three flushes: three small files.
     for part in 0..3 {
         let batch = readings(ds[0], part * 10, 10, 0.0);
-        t.post("/api/iot/observations", Value::Array(batch).to_string())
-            .send()
-            .await
-            .unwrap();
+        t.post_readings(batch).await;
         t.flush().await;
     }
     let before = t.stored().await;
@@ -262,16 +256,7 @@ async fn compaction_packs_the_flushes_files_and_keeps_every_reading() {
     assert_eq!(table.get_file_uris().unwrap().count(), 1);
     assert_eq!(t.stored().await, before);
     // The server's tail did not see the compaction: its next flush checks the store, still no duplicate.
-    let again = json(
-        t.post(
-            "/api/iot/observations",
-            Value::Array(readings(ds[0], 25, 10, 0.0)).to_string(),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+    let again = json(t.post_readings(readings(ds[0], 25, 10, 0.0)).await).await;
     assert_eq!(
         (again["written"].as_u64(), again["duplicates"].as_u64()),
         (Some(5), Some(5))

@@ -80,11 +80,7 @@ async fn personal_readings_reach_uncleared_callers_only_as_large_enough_aggregat
             r
         }));
     }
-    let r = t
-        .post("/api/iot/observations", Value::Array(batch).to_string())
-        .send()
-        .await
-        .unwrap();
+    let r = t.post_readings(batch).await;
     assert_eq!(r.status(), 200);
     assert_eq!(json(r).await["written"], 10 + 6 * 60);
 
@@ -249,14 +245,7 @@ async fn a_thing_classified_above_its_collection_is_hidden_from_lower_clearances
         .unwrap();
     assert_eq!(r.status(), 201);
     let ds = json(r).await["Datastreams"][0]["@iot.id"].as_i64().unwrap();
-    let r = t
-        .post(
-            "/api/iot/observations",
-            Value::Array(readings(ds, 0, 5, 1.0)).to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let r = t.post_readings(readings(ds, 0, 5, 1.0)).await;
     assert_eq!(r.status(), 200);
     assert_eq!(t.stored_in("iot_restricted_observations").await.len(), 5);
 

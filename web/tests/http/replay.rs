@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
 use tvilling_web::ServerConfig;
 
 use crate::iot::{iot_server, readings};
@@ -18,13 +17,7 @@ async fn recorded_series_are_replayed_as_live_readings_stamped_now() {
     let started = chrono::Utc::now();
     let (_, ds) = t.station("Örebro", 15.2, 59.27).await;
     let recorded = |i: usize| 1.0 + i as f64;
-    t.post(
-        "/api/iot/observations",
-        Value::Array(readings(ds[0], 0, 30, 1.0)).to_string(),
-    )
-    .send()
-    .await
-    .unwrap();
+    t.post_readings(readings(ds[0], 0, 30, 1.0)).await;
     t.flush().await;
 
     // Both Datastreams of the station: only the first has recordings, so only it is replayed.

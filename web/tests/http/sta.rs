@@ -20,11 +20,7 @@ async fn sensorthings_entities_navigation_and_query_options() {
     let mut batch = readings(ds[0], 0, 30, 10.0);
     batch.extend(readings(ds[1], 0, 5, 80.0));
     batch.extend(readings(ds2[0], 0, 4, -3.0));
-    let r = t
-        .post("/api/iot/observations", Value::Array(batch).to_string())
-        .send()
-        .await
-        .unwrap();
+    let r = t.post_readings(batch).await;
     assert_eq!(r.status(), 200);
 
     let root = json(t.get_auth("/sta/v1.1").send().await.unwrap()).await;
