@@ -203,6 +203,19 @@ fn content_crs(r: &mut Response, crs: Crs) {
     }
 }
 
+/// The response CRS and the property selection a request asks for.
+fn crs_and_selection(
+    q: &Queryables,
+    params: &[(String, String)],
+) -> OgcResult<(Crs, Option<Vec<String>>)> {
+    let crs = crs_param(params, "crs", &crs::offered(q.storage))?;
+    let selection = param(params, "properties")
+        .map(|v| query::property_selection(q, v))
+        .transpose()
+        .map_err(OgcError::bad)?;
+    Ok((crs, selection))
+}
+
 /// `GET /ogcapi/collections/{dataset}/items`.
 pub async fn items(
     State(state): State<AppState>,
@@ -281,11 +294,7 @@ pub async fn items(
                     .map_err(|e| ApiError::Internal(format!("serving {n} from memory: {e}")))?;
             }
             let q = queryables_of(s, &n, &crs_name).await?;
-            let crs = crs_param(&ps, "crs", &crs::offered(q.storage))?;
-            let selection = param(&ps, "properties")
-                .map(|v| query::property_selection(&q, v))
-                .transpose()
-                .map_err(OgcError::bad)?;
+            let (crs, selection) = crs_and_selection(&q, &ps)?;
             let select = select_list(&q, crs, selection.as_deref());
             let (matched, sql) = match &sorted {
                 Some(sorted) => (
@@ -439,11 +448,7 @@ pub async fn item(
     let (found, crs) = with_session(&state, vec![name.clone()], move |s| {
         Box::pin(async move {
             let q = queryables_of(s, &n, &crs_name).await?;
-            let crs = crs_param(&ps, "crs", &crs::offered(q.storage))?;
-            let selection = param(&ps, "properties")
-                .map(|v| query::property_selection(&q, v))
-                .transpose()
-                .map_err(OgcError::bad)?;
+            let (crs, selection) = crs_and_selection(&q, &ps)?;
             let literal = match q.columns.iter().find(|c| c.name == ID).map(|c| c.kind) {
                 Some(ColumnKind::Integer) => match fid.parse::<i64>() {
                     Ok(v) => v.to_string(),
