@@ -23,8 +23,10 @@
 //! per core while the store decodes the next. **Memory**: up to [`spill::Plan`]'s budget the
 //! converted points (about 45 bytes each) are tiled in memory; past it, out of core ([`spill`]).
 
+mod colour;
 mod glb;
 mod octree;
+mod order;
 mod read;
 mod spill;
 
@@ -46,6 +48,8 @@ use crate::glb::Compression;
 use crate::output::{ContentInfo, Output};
 use crate::tileset::{TileView, origin_of, root_transform};
 use crate::{Error, Result, TileOptions, TileReport};
+use colour::{Colouring, Summary, colour, colouring};
+use order::sort;
 
 /// Bumped whenever the point content format changes, so cached tiles of an older tiler are rebuilt.
 const FORMAT: &str = "tvilling-points 1";
@@ -107,112 +111,6 @@ impl Points {
         self.intensity.append(&mut o.intensity);
         self.class.append(&mut o.class);
         self.rgb.append(&mut o.rgb);
-    }
-}
-
-/// What all the points of a run share, gathered batch by batch: the bounds that fix the root cube, what
-/// the colour ramps are made from and the tileset's statistics.
-struct Summary {
-    count: usize,
-    /// Bounds in the tileset frame.
-    lo: [f64; 3],
-    hi: [f64; 3],
-    /// The largest RGB component, when any point has colour.
-    rgb_max: Option<u16>,
-    /// Points per intensity value (65 536 buckets): the 99th percentile without holding the points.
-    intensity_counts: Vec<u64>,
-    /// The store's z range (elevation ramp).
-    zlo: f64,
-    zhi: f64,
-    class_lo: u8,
-    class_hi: u8,
-}
-
-impl Default for Summary {
-    fn default() -> Self {
-        Summary {
-            count: 0,
-            lo: [f64::INFINITY; 3],
-            hi: [f64::NEG_INFINITY; 3],
-            rgb_max: None,
-            intensity_counts: vec![0; 1 << 16],
-            zlo: f64::INFINITY,
-            zhi: f64::NEG_INFINITY,
-            class_lo: u8::MAX,
-            class_hi: 0,
-        }
-    }
-}
-
-impl Summary {
-    #[cfg(test)]
-    fn of(p: &Points) -> Summary {
-        let mut s = Summary::default();
-        s.add(p);
-        s
-    }
-
-    /// Adds the points of `p` (in place: a batch's own summary would allocate and merge the 65 536
-    /// intensity buckets for every batch).
-    fn add(&mut self, p: &Points) {
-        self.count += p.len();
-        self.rgb_max = self
-            .rgb_max
-            .max(p.rgb.iter().flatten().flatten().copied().max());
-        for q in &p.enu {
-            for ((lo, hi), v) in self.lo.iter_mut().zip(self.hi.iter_mut()).zip(q) {
-                *lo = lo.min(*v);
-                *hi = hi.max(*v);
-            }
-        }
-        for &i in &p.intensity {
-            self.intensity_counts[usize::from(i)] += 1;
-        }
-        for &z in &p.z {
-            self.zlo = self.zlo.min(z);
-            self.zhi = self.zhi.max(z);
-        }
-        for &c in &p.class {
-            self.class_lo = self.class_lo.min(c);
-            self.class_hi = self.class_hi.max(c);
-        }
-    }
-
-    fn merge(&mut self, o: &Summary) {
-        self.count += o.count;
-        for k in 0..3 {
-            self.lo[k] = self.lo[k].min(o.lo[k]);
-            self.hi[k] = self.hi[k].max(o.hi[k]);
-        }
-        self.rgb_max = self.rgb_max.max(o.rgb_max);
-        for (a, b) in self.intensity_counts.iter_mut().zip(&o.intensity_counts) {
-            *a += b;
-        }
-        self.zlo = self.zlo.min(o.zlo);
-        self.zhi = self.zhi.max(o.zhi);
-        self.class_lo = self.class_lo.min(o.class_lo);
-        self.class_hi = self.class_hi.max(o.class_hi);
-    }
-
-    /// The lowest and highest intensity present.
-    fn intensity_range(&self) -> (u16, u16) {
-        let present = |(i, n): (usize, &u64)| (*n > 0).then_some(i as u16);
-        let mut it = self.intensity_counts.iter().enumerate().filter_map(present);
-        let lo = it.next().unwrap_or(u16::MAX);
-        let hi = it.next_back().unwrap_or(lo);
-        (lo, if lo == u16::MAX { 0 } else { hi })
-    }
-
-    /// The intensity of rank `k` (0-based) in ascending order, as `select_nth_unstable` would give it.
-    fn intensity_rank(&self, k: u64) -> u16 {
-        let mut seen = 0;
-        for (i, n) in self.intensity_counts.iter().enumerate() {
-            seen += n;
-            if seen > k {
-                return i as u16;
-            }
-        }
-        u16::MAX
     }
 }
 
@@ -340,69 +238,6 @@ struct Setup {
     version: u64,
 }
 
-/// How point colours are made.
-#[derive(Debug, Clone, Copy)]
-enum Colouring {
-    /// The file's RGB, shifted right by this many bits (8 for 16-bit LAS colour, 0 for 8-bit).
-    Rgb(u32),
-    /// Grey from intensity, scaled to this maximum (the 99th percentile rounded up to a power of two).
-    Intensity(u16),
-    /// Colour ramp of z between these heights (whole 10 m steps around the data).
-    Elevation(f64, f64),
-}
-
-fn colouring(s: &Summary) -> Colouring {
-    if let Some(m) = s.rgb_max {
-        return Colouring::Rgb(if m > 255 { 8 } else { 0 });
-    }
-    let (lo, hi) = s.intensity_range();
-    if hi > lo {
-        // Scale to the 99th percentile: a few specular returns would otherwise darken everything.
-        let n = s.count as u64;
-        let p99 = s.intensity_rank((n * 99 / 100).min(n - 1));
-        // Rounded up to a power of two so that an edit elsewhere does not recolour (and so rebuild)
-        // every tile.
-        return Colouring::Intensity(p99.max(1).checked_next_power_of_two().unwrap_or(u16::MAX));
-    }
-    // Whole 10 m steps, for the same reason.
-    Colouring::Elevation((s.zlo / 10.0).floor() * 10.0, (s.zhi / 10.0).ceil() * 10.0)
-}
-
-fn colour(p: &Points, i: usize, c: Colouring) -> [u8; 3] {
-    match c {
-        Colouring::Rgb(shift) => p.rgb[i].map_or([255; 3], |v| {
-            v.map(|c| u8::try_from(c >> shift).unwrap_or(u8::MAX))
-        }),
-        Colouring::Intensity(max) => {
-            let t = f64::from(p.intensity[i].min(max)) / f64::from(max);
-            let g = (40.0 + 215.0 * t).round() as u8;
-            [g; 3]
-        }
-        Colouring::Elevation(lo, hi) => {
-            let t = if hi > lo {
-                ((p.z[i] - lo) / (hi - lo)).clamp(0.0, 1.0)
-            } else {
-                0.5
-            };
-            ramp(t)
-        }
-    }
-}
-
-/// A blue → green → yellow → red ramp (sRGB), `t` in 0..=1.
-fn ramp(t: f64) -> [u8; 3] {
-    const STOPS: [[f64; 3]; 4] = [
-        [49.0, 54.0, 149.0],
-        [26.0, 152.0, 80.0],
-        [254.0, 224.0, 139.0],
-        [215.0, 48.0, 39.0],
-    ];
-    let s = t * 3.0;
-    let k = (s.floor() as usize).min(2);
-    let f = s - k as f64;
-    [0, 1, 2].map(|c| (STOPS[k][c] + (STOPS[k + 1][c] - STOPS[k][c]) * f).round() as u8)
-}
-
 /// A finished tile.
 struct Built {
     view: TileView,
@@ -410,50 +245,6 @@ struct Built {
     reused: usize,
     tiles: usize,
     depth: usize,
-}
-
-/// Sorts points by position, then attributes: the store hands rows over in any order, and the tree, each
-/// tile's content and so its hash must depend on the data alone.
-///
-/// The sort runs over compact keys (the position's bits in `f64::total_cmp` order and the index), not over
-/// indices compared through the point arrays, which missed the cache on every comparison. Points at
-/// the same position (rare) are then ordered by their attributes.
-fn sort(points: Points) -> Points {
-    let mut keys: Vec<([u64; 3], u32)> = points
-        .enu
-        .par_iter()
-        .enumerate()
-        .map(|(i, p)| (p.map(total_order), i as u32))
-        .collect();
-    keys.par_sort_unstable();
-    let attrs = |i: u32| {
-        let i = i as usize;
-        (points.intensity[i], points.class[i], points.rgb[i])
-    };
-    let mut start = 0;
-    while start < keys.len() {
-        let mut end = start + 1;
-        while end < keys.len() && keys[end].0 == keys[start].0 {
-            end += 1;
-        }
-        if end - start > 1 {
-            keys[start..end].sort_unstable_by_key(|k| attrs(k.1));
-        }
-        start = end;
-    }
-    let order: Vec<u32> = keys.into_iter().map(|k| k.1).collect();
-    permute(points, &order)
-}
-
-/// The bits of `v` as an unsigned integer in the order of `f64::total_cmp`.
-fn total_order(v: f64) -> u64 {
-    let bits = v.to_bits();
-    // Negative values: every bit flipped (larger magnitude sorts first); positive: the sign bit set.
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | 1 << 63
-    }
 }
 
 /// The hash state of everything a tile's content depends on besides its points.
@@ -535,17 +326,6 @@ fn root_cube(lo: [f64; 3], hi: [f64; 3]) -> ([f64; 3], f64) {
             return (corner, size);
         }
         size *= 2.0;
-    }
-}
-
-fn permute(p: Points, order: &[u32]) -> Points {
-    let pick = |i: &u32| *i as usize;
-    Points {
-        enu: order.iter().map(|i| p.enu[pick(i)]).collect(),
-        z: order.iter().map(|i| p.z[pick(i)]).collect(),
-        intensity: order.iter().map(|i| p.intensity[pick(i)]).collect(),
-        class: order.iter().map(|i| p.class[pick(i)]).collect(),
-        rgb: order.iter().map(|i| p.rgb[pick(i)]).collect(),
     }
 }
 
@@ -702,17 +482,6 @@ fn tileset_json(
 mod tests {
     use super::*;
 
-    fn points(intensity: &[u16], rgb: Option<[u16; 3]>) -> Points {
-        let n = intensity.len();
-        Points {
-            enu: vec![[0.0; 3]; n],
-            z: (0..n).map(|i| i as f64).collect(),
-            intensity: intensity.to_vec(),
-            class: vec![2; n],
-            rgb: vec![rgb; n],
-        }
-    }
-
     /// A 300 × 300 grid of points 0.5 m apart, plus `extra` points near one corner.
     fn field(extra: usize) -> Points {
         let mut enu: Vec<[f64; 3]> = (0..300 * 300)
@@ -746,64 +515,6 @@ mod tests {
     fn run_all(p: Points, s: Setup) -> Result<TileReport> {
         let summary = Summary::of(&p);
         run(p, &summary, s)
-    }
-
-    #[test]
-    fn total_order_keys_order_as_total_cmp() {
-        let v = [
-            f64::NEG_INFINITY,
-            -1e300,
-            -2.5,
-            -0.0,
-            0.0,
-            1e-310,
-            2.5,
-            f64::INFINITY,
-            f64::NAN,
-        ];
-        for a in v {
-            for b in v {
-                assert_eq!(
-                    total_order(a).cmp(&total_order(b)),
-                    a.total_cmp(&b),
-                    "{a} vs {b}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn sort_orders_by_position_then_attributes() {
-        // Shuffled positions with repeats, so ties are broken by intensity, class and colour.
-        let n = 5_000;
-        let mut p = Points::with_capacity(n);
-        for i in 0..n {
-            let k = (i * 7_919) % 997;
-            p.enu.push([
-                (k % 10) as f64 - 4.5,
-                (k / 10 % 10) as f64,
-                -((k / 100) as f64),
-            ]);
-            p.z.push(i as f64);
-            p.intensity.push((i % 3) as u16);
-            p.class.push((i % 5) as u8);
-            p.rgb.push((i % 2 == 0).then_some([i as u16, 0, 0]));
-        }
-        let sorted = sort(p);
-        let key = |i: usize| {
-            let q = sorted.enu[i];
-            (q, sorted.intensity[i], sorted.class[i], sorted.rgb[i])
-        };
-        for i in 1..n {
-            let (a, b) = (key(i - 1), key(i));
-            let pos = (0..3).fold(std::cmp::Ordering::Equal, |o, k| {
-                o.then(a.0[k].total_cmp(&b.0[k]))
-            });
-            assert_ne!(
-                pos.then((a.1, a.2, a.3).cmp(&(b.1, b.2, b.3))),
-                std::cmp::Ordering::Greater
-            );
-        }
     }
 
     #[test]
@@ -896,32 +607,5 @@ mod tests {
         // Straddling a grid line doubles the cube.
         let (lo, size) = root_cube([7.0, 0.0, 0.0], [9.0, 1.0, 1.0]);
         assert_eq!((lo, size), ([6.0, -2.0, -2.0], 4.0));
-    }
-
-    #[test]
-    fn sixteen_bit_las_colour_is_scaled_to_eight_bits_and_eight_bit_kept() {
-        let p = points(&[1, 2], Some([65_535, 32_768, 0]));
-        let c = colouring(&Summary::of(&p));
-        assert!(matches!(c, Colouring::Rgb(8)));
-        assert_eq!(colour(&p, 0, c), [255, 128, 0]);
-        let p = points(&[1, 2], Some([200, 100, 0]));
-        let c = colouring(&Summary::of(&p));
-        assert!(matches!(c, Colouring::Rgb(0)));
-        assert_eq!(colour(&p, 0, c), [200, 100, 0]);
-    }
-
-    #[test]
-    fn without_rgb_intensity_then_elevation_gives_the_colour() {
-        let p = points(&[0, 100, 200], None);
-        let c = colouring(&Summary::of(&p));
-        assert!(matches!(c, Colouring::Intensity(_)));
-        assert!(colour(&p, 0, c)[0] < colour(&p, 2, c)[0]);
-        let p = points(&[7, 7, 7], None);
-        let c = colouring(&Summary::of(&p));
-        assert!(matches!(c, Colouring::Elevation(..)));
-        // z 0..2 m, ramped over 0..10 m.
-        assert_eq!(colour(&p, 0, c), ramp(0.0));
-        assert_eq!(colour(&p, 2, c), ramp(0.2));
-        assert_eq!(ramp(1.0), [215, 48, 39]);
     }
 }
