@@ -640,6 +640,14 @@ mod tests {
 
     use super::*;
 
+    /// A folder to write into, its URL and a one-column schema.
+    fn table_dir() -> (tempfile::TempDir, Url, SchemaRef) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = Url::from_directory_path(dir.path()).expect("url");
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        (dir, url, schema)
+    }
+
     fn numbers(range: std::ops::Range<i64>, schema: &SchemaRef) -> Result<RecordBatch> {
         let column = Arc::new(Int64Array::from_iter_values(range));
         Ok(RecordBatch::try_new(schema.clone(), vec![column])?)
@@ -647,10 +655,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_stream_is_written_by_several_writers_as_files_in_row_order() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = Url::from_directory_path(dir.path()).expect("url");
-        let schema: SchemaRef =
-            Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let (dir, url, schema) = table_dir();
         let batches: Vec<Result<RecordBatch>> = (0..25)
             .map(|b| numbers(b * 7..(b + 1) * 7, &schema))
             .collect();
@@ -690,10 +695,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_stream_error_fails_the_write_with_that_error() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = Url::from_directory_path(dir.path()).expect("url");
-        let schema: SchemaRef =
-            Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let (_dir, url, schema) = table_dir();
         let mut batches: Vec<Result<RecordBatch>> = (0..5)
             .map(|b| numbers(b * 7..(b + 1) * 7, &schema))
             .collect();
