@@ -9,12 +9,16 @@
 //! is what city models hold. Forgetting N is why buildings float or sink in other tools.
 //!
 //! Per vertex, PROJ does the horizontal step (datum shifts included) and closed formulas do the rest; N is
-//! evaluated once per feature, since it changes by centimetres across a building.
+//! evaluated once per feature, since it changes by centimetres across a building. Point clouds, millions
+//! of points at a time, go through a [`Lattice`] of exactly placed squares instead.
+
+mod lattice;
 
 use proj::Proj;
 use tvilling_core::crs::Crs;
 
 use crate::{Error, Result};
+pub use lattice::Lattice;
 
 /// WGS 84 semi-major axis (m) and flattening.
 const WGS84_A: f64 = 6_378_137.0;
@@ -149,7 +153,12 @@ impl Enu {
             ecef[1] - self.origin[1],
             ecef[2] - self.origin[2],
         ];
-        self.axes.map(|a| a[0] * d[0] + a[1] * d[1] + a[2] * d[2])
+        self.rotate(d)
+    }
+
+    /// An ECEF direction → its local east/north/up components.
+    pub fn rotate(&self, v: [f64; 3]) -> [f64; 3] {
+        self.axes.map(|a| a[0] * v[0] + a[1] * v[1] + a[2] * v[2])
     }
 
     /// The 4×4 matrix (column-major, as 3D Tiles `transform` wants) taking local metres to ECEF.

@@ -1,7 +1,8 @@
 //! Store rows → points in the tileset frame, on one thread per core.
 //!
 //! Batches come from the store's scan in any order and the tiler sorts the points anyway, so each worker
-//! takes the next batch, converts it alone (PROJ to WGS 84, geoid, ECEF, the local frame) and adds it to
+//! takes the next batch, converts it alone (PROJ to WGS 84, geoid, ECEF, the local frame, through a
+//! [`Lattice`] of exactly placed squares) and adds it to
 //! the shared result: held in memory up to the plan's budget, then appended to the spill. Only the
 //! append is serialised; a batch's records are encoded before the lock is taken.
 
@@ -18,7 +19,7 @@ use tvilling_core::crs::Crs;
 
 use super::spill::{self, Plan, Spill};
 use super::{Points, Summary};
-use crate::frame::{Enu, GeoidInfo, Projector};
+use crate::frame::{Enu, GeoidInfo, Lattice, Projector};
 use crate::{Error, Result};
 
 /// The store columns the tiler reads; the rest (WKB, ids, bbox and LAS detail columns) is never decoded.
@@ -32,10 +33,6 @@ pub const COLUMNS: [&str; 8] = [
     "green",
     "blue",
 ];
-
-/// Rows per geoid lookup: store rows are Morton-sorted, so a run of them covers a small area and the
-/// geoid separation changes by millimetres across it.
-pub const CHUNK: usize = 4096;
 
 /// What reading leaves behind.
 pub struct Placed {
@@ -59,6 +56,7 @@ pub fn place(
     crs: Crs,
     geoid: &GeoidInfo,
     enu: &Enu,
+    step: f64,
     plan: Plan,
 ) -> Result<Placed> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
@@ -69,6 +67,7 @@ pub fn place(
         crs,
         geoid,
         enu,
+        step,
         plan,
     };
     let results: Vec<Result<Summary>> = std::thread::scope(|scope| {
@@ -104,6 +103,8 @@ struct Shared<'a> {
     crs: Crs,
     geoid: &'a GeoidInfo,
     enu: &'a Enu,
+    /// The conversion lattice's step (dataset units).
+    step: f64,
     plan: Plan,
 }
 
@@ -127,7 +128,7 @@ impl Shared<'_> {
             let Some(batch) = batch else {
                 return Ok(summary);
             };
-            let points = convert(&batch, self.crs, self.geoid, self.enu)?;
+            let points = convert(&batch, self.crs, self.geoid, self.enu, self.step)?;
             summary.add(&points);
             if self.spilling.load(Ordering::Acquire) {
                 let records = spill::encode_all(&points);
@@ -172,8 +173,15 @@ fn column<T: ArrowPrimitiveType>(
     Ok(Some(a.as_primitive::<T>().clone()))
 }
 
-/// Store rows → points in the tileset frame. Rows with a null or non-finite coordinate are left out.
-pub fn convert(batch: &RecordBatch, crs: Crs, geoid: &GeoidInfo, enu: &Enu) -> Result<Points> {
+/// Store rows → points in the tileset frame, through a lattice of `step` dataset units. Rows with a null or
+/// non-finite coordinate are left out.
+pub fn convert(
+    batch: &RecordBatch,
+    crs: Crs,
+    geoid: &GeoidInfo,
+    enu: &Enu,
+    step: f64,
+) -> Result<Points> {
     let need = |c: &str| {
         column::<Float64Type>(batch, c)?.ok_or_else(|| {
             Error::BadInput(format!(
@@ -193,12 +201,9 @@ pub fn convert(batch: &RecordBatch, crs: Crs, geoid: &GeoidInfo, enu: &Enu) -> R
     let n = batch.num_rows();
     // PROJ handles are not Send: each thread keeps its own.
     Projector::with(crs, geoid, |projector| {
+        let mut lattice = Lattice::new(projector, enu, step);
         let mut out = Points::with_capacity(n);
-        let mut n_geoid = None;
         for i in 0..n {
-            if i % CHUNK == 0 {
-                n_geoid = None;
-            }
             if !(x.is_valid(i) && y.is_valid(i) && z.is_valid(i)) {
                 continue;
             }
@@ -206,16 +211,7 @@ pub fn convert(batch: &RecordBatch, crs: Crs, geoid: &GeoidInfo, enu: &Enu) -> R
             if !(px.is_finite() && py.is_finite() && pz.is_finite()) {
                 continue;
             }
-            let sep = match n_geoid {
-                Some(s) => s,
-                None => {
-                    let (lon, lat) = projector.lon_lat(px, py)?;
-                    let s = projector.geoid_height(lon, lat);
-                    n_geoid = Some(s);
-                    s
-                }
-            };
-            out.enu.push(enu.local(projector.ecef([px, py, pz], sep)?));
+            out.enu.push(lattice.local([px, py, pz])?);
             out.z.push(pz);
             out.intensity
                 .push(at(&intensity, i).map_or(0, |v| v.clamp(0, 65_535) as u16));
