@@ -75,7 +75,7 @@ fn schema_json() -> Value {
 }
 
 /// Point attributes as read from the store, before colours are chosen.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Points {
     /// East, north, up (m) in the tileset frame.
     enu: Vec<[f64; 3]>,

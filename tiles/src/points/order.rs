@@ -11,13 +11,28 @@ use super::Points;
 /// indices compared through the point arrays, which missed the cache on every comparison. Points at
 /// the same position (rare) are then ordered by their attributes.
 pub(super) fn sort(points: Points) -> Points {
+    sort_keyed(points, false)
+}
+
+/// [`sort`] for points that arrive as a few sorted runs (out of core: bins written back sorted, each
+/// bin's candidates). A merge sort merges such runs instead of sorting them again, while pdqsort is the
+/// faster for points in no order. Keys are unique (they hold the index), so both give the same order.
+pub(super) fn sort_runs(points: Points) -> Points {
+    sort_keyed(points, true)
+}
+
+fn sort_keyed(points: Points, runs: bool) -> Points {
     let mut keys: Vec<([u64; 3], u32)> = points
         .enu
         .par_iter()
         .enumerate()
         .map(|(i, p)| (p.map(total_order), i as u32))
         .collect();
-    keys.par_sort_unstable();
+    if runs {
+        keys.par_sort();
+    } else {
+        keys.par_sort_unstable();
+    }
     let attrs = |i: u32| {
         let i = i as usize;
         (points.intensity[i], points.class[i], points.rgb[i])
@@ -104,7 +119,21 @@ mod tests {
             p.class.push((i % 5) as u8);
             p.rgb.push((i % 2 == 0).then_some([i as u16, 0, 0]));
         }
-        let sorted = sort(p);
+        let sorted = sort(p.clone());
+        // Two sorted runs: the merge sort of out-of-core tiling orders them the same.
+        let part = |r: std::ops::Range<usize>| Points {
+            enu: p.enu[r.clone()].to_vec(),
+            z: p.z[r.clone()].to_vec(),
+            intensity: p.intensity[r.clone()].to_vec(),
+            class: p.class[r.clone()].to_vec(),
+            rgb: p.rgb[r].to_vec(),
+        };
+        let mut halves = sort(part(0..n / 2));
+        halves.append(sort(part(n / 2..n)));
+        let halves = sort_runs(halves);
+        assert_eq!(halves.enu, sorted.enu);
+        assert_eq!(halves.intensity, sorted.intensity);
+        assert_eq!(halves.rgb, sorted.rgb);
         let key = |i: usize| {
             let q = sorted.enu[i];
             (q, sorted.intensity[i], sorted.class[i], sorted.rgb[i])
