@@ -328,6 +328,11 @@ fn tree_rss_kib(pid: u32) -> u64 {
 
 /// A child process: one stage, one JSON object on stdout.
 fn stage(args: &[String]) -> Result<()> {
+    // The bench keeps a stage's stderr only when it fails; run by hand, RUST_LOG shows the phases.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
