@@ -95,9 +95,11 @@ impl<'a> Lattice<'a> {
     /// closest to [`TARGET_STEP_M`] on the ground there. A power of two so that it stays put while the
     /// data's centre moves a little.
     pub fn step_near(projector: &Projector, x: f64, y: f64) -> Result<f64> {
+        // A thousandth of a unit: a whole degree could leave a geographic CRS's range.
+        const D: f64 = 1e-3;
         let a = projector.ecef([x, y, 0.0], 0.0)?;
-        let b = projector.ecef([x + 1.0, y, 0.0], 0.0)?;
-        let metres_per_unit = (0..3).map(|k| (a[k] - b[k]).powi(2)).sum::<f64>().sqrt();
+        let b = projector.ecef([x + D, y, 0.0], 0.0)?;
+        let metres_per_unit = (0..3).map(|k| (a[k] - b[k]).powi(2)).sum::<f64>().sqrt() / D;
         let exp = (TARGET_STEP_M / metres_per_unit).log2().round();
         Ok(if exp.is_finite() {
             2f64.powi(exp as i32)
