@@ -416,25 +416,50 @@ async fn write_stream(
     }
     drop(senders);
     // Writer w wrote files w, w + writers, w + 2 × writers, …: interleaved back into row order.
-    let mut done = vec![];
-    for task in tasks {
-        done.push(task.await);
-    }
     // The stream's own error (bad input) says more than a writer stopped by it.
-    if let Some(e) = failed {
+    let mut error = failed;
+    let mut per_writer = vec![];
+    for task in tasks {
+        match task.await {
+            Ok(Ok(files)) => per_writer.push(files),
+            Ok(Err(e)) => {
+                error.get_or_insert(e);
+            }
+            Err(e) => {
+                error.get_or_insert(Error::Internal(format!(
+                    "a Parquet writer task failed: {e}"
+                )));
+            }
+        }
+    }
+    if let Some(e) = error {
+        // Files that no commit will name: left behind they would only wait for a vacuum.
+        remove_unlogged(url, per_writer.iter().flatten().flatten());
         return Err(e);
     }
-    let mut per_writer = vec![];
-    for files in done {
-        let files =
-            files.map_err(|e| Error::Internal(format!("a Parquet writer task failed: {e}")))??;
-        per_writer.push(files.into_iter());
-    }
+    let mut per_writer: Vec<_> = per_writer.into_iter().map(Vec::into_iter).collect();
     let mut adds = vec![];
     for f in 0..per_writer.iter().map(ExactSizeIterator::len).sum::<usize>() {
         adds.extend(per_writer[f % writers].next().into_iter().flatten());
     }
     Ok((adds, rows))
+}
+
+/// Removes the finished files of a write that will not be committed. Best effort: the error that stopped
+/// the write is the one to report, and a file that stays is harmless (no version names it).
+fn remove_unlogged<'a>(url: &str, files: impl Iterator<Item = &'a deltalake::kernel::Add>) {
+    let Ok(table) = url::Url::parse(url) else {
+        return;
+    };
+    for add in files {
+        if let Some(path) = table
+            .join(&add.path)
+            .ok()
+            .and_then(|u| u.to_file_path().ok())
+        {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 async fn write_files_and_commit(
@@ -694,8 +719,8 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_stream_error_fails_the_write_with_that_error() {
-        let (_dir, url, schema) = table_dir();
+    async fn a_stream_error_fails_the_write_with_that_error_and_leaves_no_file() {
+        let (dir, url, schema) = table_dir();
         let mut batches: Vec<Result<RecordBatch>> = (0..5)
             .map(|b| numbers(b * 7..(b + 1) * 7, &schema))
             .collect();
@@ -712,5 +737,12 @@ mod tests {
         .await
         .expect_err("the stream failed");
         assert!(err.to_string().contains("point 42 has no x"), "{err}");
+        // Three files were finished (two of 14 rows, and the rows before the error); none is left.
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("table folder")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 }
