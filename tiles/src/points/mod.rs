@@ -133,7 +133,7 @@ pub(crate) async fn tile(
         )));
     };
     // A block, not drop(): PROJ handles are not Send and must not live across an await.
-    let (geoid, lon, lat, step) = {
+    let (geoid, lon, lat, step, extent) = {
         let mut geoid = choose_geoid(crs);
         let projector = Projector::new(crs, &geoid)?;
         // The frame sits at the centre of the building tiler's fixed-grid root cell, which only moves
@@ -144,6 +144,12 @@ pub(crate) async fn tile(
         let (cx, cy) = (cell[0] + cell[2] / 2.0, cell[1] + cell[2] / 2.0);
         let (lon, lat) = projector.lon_lat(cx, cy)?;
         let step = Lattice::step_near(&projector, cx, cy)?;
+        // The horizontal extent on the ground, for the spill's bins (a guess is enough).
+        let corner = |x: f64, y: f64| projector.ecef([x, y, 0.0], 0.0).ok();
+        let extent = match (corner(x0, y0), corner(x1, y0), corner(x0, y1)) {
+            (Some(a), Some(b), Some(c)) => distance(a, b).max(distance(a, c)),
+            _ => 0.0,
+        };
         if geoid.grid.is_some() {
             let n = projector.geoid_height(lon, lat);
             geoid.note = format!(
@@ -151,14 +157,14 @@ pub(crate) async fn tile(
                 geoid.note
             );
         }
-        (geoid, lon, lat, step)
+        (geoid, lon, lat, step, extent)
     };
     tracing::info!(dataset = name.as_str(), "{}", geoid.note);
     let enu = Enu::at(lon, lat, 0.0);
 
     progress.set_message("reading points");
     progress.set_length(info.rows);
-    let plan = spill::Plan::from_env()?;
+    let plan = spill::Plan::from_env()?.with_bin_edge_for(info.rows, extent);
     let (_, mut stream) = store.scan_columns(name, at, Some(&read::COLUMNS)).await?;
     // The store decodes Parquet on the runtime while blocking workers convert (PROJ) and spill the
     // batches before; the channel bounds what waits between them.
@@ -229,6 +235,10 @@ pub(crate) async fn tile(
     })
     .await
     .map_err(|e| Error::Internal(format!("point tiling task failed: {e}")))?
+}
+
+fn distance(a: [f64; 3], b: [f64; 3]) -> f64 {
+    (0..3).map(|k| (a[k] - b[k]).powi(2)).sum::<f64>().sqrt()
 }
 
 /// What the blocking part of a run needs.
@@ -565,14 +575,25 @@ mod tests {
         let summary = Summary::of(&p);
         let a = tempfile::tempdir().expect("dir");
         let in_memory = run(field_with_trees(3), &summary, setup(a.path())).expect("in memory");
-        for budget in [20_000, 60_000] {
+        // The spill's grid: as guessed for this field (its cells are the bins), too coarse to nest
+        // in the octree, and not a power of two: all three are binned into the same bins.
+        let plan = |budget| spill::Plan {
+            in_memory_points: budget,
+            bin_edge: 1.0,
+        };
+        let runs = [20_000, 60_000].into_iter().flat_map(|budget| {
+            let guessed = plan(budget).with_bin_edge_for(150_003, 150.0);
+            [guessed.bin_edge, 4_096.0, 3.0].map(|bin_edge| spill::Plan {
+                bin_edge,
+                ..guessed
+            })
+        });
+        for plan in runs {
+            let budget = (plan.in_memory_points, plan.bin_edge);
             // A fresh cache each time: cached tiles' bounds come back from JSON, which may move them by
             // one unit in the last place.
             let b = tempfile::tempdir().expect("dir");
-            let mut sp = spill::Spill::new(spill::Plan {
-                in_memory_points: budget,
-            })
-            .expect("spill");
+            let mut sp = spill::Spill::new(plan).expect("spill");
             // Written in pieces, as batches arrive.
             let (head, tail) = (p.len() / 3, p.len());
             let piece = |r: std::ops::Range<usize>| Points {
@@ -589,14 +610,14 @@ mod tests {
             assert_eq!(
                 (out_of_core.tiles, out_of_core.depth),
                 (in_memory.tiles, in_memory.depth),
-                "budget {budget}"
+                "budget and edge {budget:?}"
             );
             // Same tree, same contents: every tile's hash, bounds and error are equal, and so every
             // point is in exactly one tile, as the in-memory tree guarantees.
             assert_eq!(
                 tileset_of(&out_of_core),
                 tileset_of(&in_memory),
-                "budget {budget}"
+                "budget and edge {budget:?}"
             );
         }
     }

@@ -4,7 +4,9 @@
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::SyncSender;
 use std::sync::{Condvar, Mutex};
+use std::thread::JoinHandle;
 
 use rustc_hash::FxHashMap;
 
@@ -15,7 +17,7 @@ use crate::points::order::sort;
 use crate::{Error, Result};
 
 /// Bytes of bin buffers before they are written out.
-const BUFFER_BYTES: usize = 64 << 20;
+pub(super) const BUFFER_BYTES: usize = 64 << 20;
 /// The most levels one binning pass descends (8⁴ = 4096 bins).
 const MAX_LEVELS: u32 = 4;
 
@@ -77,9 +79,58 @@ pub(super) struct Bin {
     pub(super) candidates: u64,
 }
 
+/// Buffers bound for bin files, by path.
+pub(super) type Buffers = Vec<(PathBuf, Vec<u8>)>;
+
+/// Appends full buffers to their bin files on a second thread while the caller fills the next ones: the
+/// kernel's copy into the page cache is then off the binning thread.
+pub(super) struct Appender {
+    tx: Option<SyncSender<Buffers>>,
+    thread: Option<JoinHandle<Result<()>>>,
+}
+
+impl Appender {
+    pub(super) fn new() -> Appender {
+        // One set queued while one is written: at most three sets of buffers exist.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Buffers>(1);
+        let thread = std::thread::spawn(move || {
+            for bufs in rx {
+                for (path, buf) in bufs {
+                    let mut f = OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)
+                        .map_err(|e| Error::io(&path, e))?;
+                    f.write_all(&buf).map_err(|e| Error::io(&path, e))?;
+                }
+            }
+            Ok(())
+        });
+        Appender {
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Queues buffers; a failed write of an earlier set is returned here.
+    pub(super) fn send(&mut self, bufs: Buffers) -> Result<()> {
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(bufs).is_ok());
+        if sent { Ok(()) } else { self.finish() }
+    }
+
+    /// Waits for every queued write.
+    pub(super) fn finish(&mut self) -> Result<()> {
+        drop(self.tx.take());
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(Error::Internal("the bin writer thread panicked".into())),
+            None => Err(Error::Internal("the bin writer had already stopped".into())),
+        }
+    }
+}
+
 /// Streams `src` (points inside `cube`) into bins `levels` below it, in `dir`. Records are copied as they
-/// are: only their position is read. A second thread appends full buffers to the bin files while the
-/// next ones fill.
+/// are: only their position is read.
 pub(super) fn bin_file(src: &Path, cube: &Cube, levels: u32, dir: &Path) -> Result<Vec<Bin>> {
     let codes = 1usize << (3 * levels);
     let name = |code: usize| {
@@ -90,56 +141,51 @@ pub(super) fn bin_file(src: &Path, cube: &Cube, levels: u32, dir: &Path) -> Resu
         c
     };
     let file_of = |c: &Cube| dir.join(format!("{}.bin", c.address()));
-    let write = |bufs: Vec<Vec<u8>>| -> Result<()> {
-        for (code, buf) in bufs.iter().enumerate().filter(|(_, b)| !b.is_empty()) {
-            let path = file_of(&name(code));
-            let mut f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| Error::io(&path, e))?;
-            f.write_all(buf).map_err(|e| Error::io(&path, e))?;
-        }
-        Ok(())
+    // Fresh buffers each time, not cleared ones, as in the ingest's sort: bins fill area by area.
+    let by_file = |bufs: Vec<Vec<u8>>| -> Buffers {
+        bufs.into_iter()
+            .enumerate()
+            .filter(|(_, b)| !b.is_empty())
+            .map(|(code, b)| (file_of(&name(code)), b))
+            .collect()
     };
     let mut counts: Vec<u64> = vec![0; codes];
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
-        let writer = scope.spawn(move || rx.into_iter().try_for_each(write));
-        // Fresh buffers each time, not cleared ones, as in the ingest's sort: bins fill area by area.
-        let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); codes];
-        let mut buffered = 0usize;
-        let read = for_each_record_chunk(src, |records| {
-            for rec in records.chunks_exact(RECORD) {
-                let p = position(rec);
-                let (mut lo, mut size, mut code) = (cube.lo, cube.size, 0usize);
-                for _ in 0..levels {
-                    let o = octree::octant_of(p, lo, size);
-                    lo = octree::octant_lo(lo, size, o);
-                    size /= 2.0;
-                    code = code << 3 | o;
-                }
-                bufs[code].extend_from_slice(rec);
-                counts[code] += 1;
-                buffered += RECORD;
+    let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); codes];
+    let mut buffered = 0usize;
+    let mut appender = Appender::new();
+    let read = for_each_record_chunk(src, |records| {
+        for rec in records.chunks_exact(RECORD) {
+            let p = position(rec);
+            let (mut lo, mut size, mut code) = (cube.lo, cube.size, 0usize);
+            for _ in 0..levels {
+                let o = octree::octant_of(p, lo, size);
+                lo = octree::octant_lo(lo, size, o);
+                size /= 2.0;
+                code = code << 3 | o;
             }
-            if buffered >= BUFFER_BYTES {
-                let full = std::mem::replace(&mut bufs, vec![Vec::new(); codes]);
-                if tx.send(full).is_err() {
-                    // The writer failed; its error is the one returned.
-                    return Err(Error::Internal("the bin writer stopped".into()));
-                }
-                buffered = 0;
-            }
-            Ok(())
-        });
-        let _ = tx.send(bufs);
-        drop(tx);
-        let written = writer
-            .join()
-            .unwrap_or_else(|_| Err(Error::Internal("the bin writer thread panicked".into())));
-        written.and(read)
-    })?;
+            bufs[code].extend_from_slice(rec);
+            counts[code] += 1;
+            buffered += RECORD;
+        }
+        if buffered >= BUFFER_BYTES {
+            appender.send(by_file(std::mem::replace(
+                &mut bufs,
+                vec![Vec::new(); codes],
+            )))?;
+            buffered = 0;
+        }
+        Ok(())
+    });
+    let written = match read {
+        Ok(()) => appender
+            .send(by_file(bufs))
+            .and_then(|()| appender.finish()),
+        Err(e) => {
+            let _ = appender.finish();
+            Err(e)
+        }
+    };
+    written?;
     Ok(counts
         .into_iter()
         .enumerate()
