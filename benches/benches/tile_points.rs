@@ -50,6 +50,10 @@ const SPAWN: &str = "import multiprocessing, sys\n\
     \x20   multiprocessing.set_start_method('spawn', force=True)\n\
     \x20   sys.exit(main())\n";
 
+/// As in the `tvilling` binary (`crates/cli/src/main.rs`): the stages measure what a user runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--stage") {
