@@ -106,6 +106,18 @@ impl Points {
         *self = Points::default();
     }
 
+    /// A copy of the points in `r`, as a batch of the store would bring them (tests).
+    #[cfg(test)]
+    fn part(&self, r: std::ops::Range<usize>) -> Points {
+        Points {
+            enu: self.enu[r.clone()].to_vec(),
+            z: self.z[r.clone()].to_vec(),
+            intensity: self.intensity[r.clone()].to_vec(),
+            class: self.class[r.clone()].to_vec(),
+            rgb: self.rgb[r].to_vec(),
+        }
+    }
+
     fn append(&mut self, mut o: Points) {
         self.enu.append(&mut o.enu);
         self.z.append(&mut o.z);
@@ -596,15 +608,8 @@ mod tests {
             let mut sp = spill::Spill::new(plan).expect("spill");
             // Written in pieces, as batches arrive.
             let (head, tail) = (p.len() / 3, p.len());
-            let piece = |r: std::ops::Range<usize>| Points {
-                enu: p.enu[r.clone()].to_vec(),
-                z: p.z[r.clone()].to_vec(),
-                intensity: p.intensity[r.clone()].to_vec(),
-                class: p.class[r.clone()].to_vec(),
-                rgb: p.rgb[r].to_vec(),
-            };
-            sp.write(&piece(0..head)).expect("write");
-            sp.write(&piece(head..tail)).expect("write");
+            sp.write(&p.part(0..head)).expect("write");
+            sp.write(&p.part(head..tail)).expect("write");
             let out_of_core = spill::run(sp, &summary, setup(b.path())).expect("out of core");
             assert_eq!(out_of_core.features, 150_003);
             assert_eq!(

@@ -121,15 +121,8 @@ mod tests {
         }
         let sorted = sort(p.clone());
         // Two sorted runs: the merge sort of out-of-core tiling orders them the same.
-        let part = |r: std::ops::Range<usize>| Points {
-            enu: p.enu[r.clone()].to_vec(),
-            z: p.z[r.clone()].to_vec(),
-            intensity: p.intensity[r.clone()].to_vec(),
-            class: p.class[r.clone()].to_vec(),
-            rgb: p.rgb[r].to_vec(),
-        };
-        let mut halves = sort(part(0..n / 2));
-        halves.append(sort(part(n / 2..n)));
+        let mut halves = sort(p.part(0..n / 2));
+        halves.append(sort(p.part(n / 2..n)));
         let halves = sort_runs(halves);
         assert_eq!(halves.enu, sorted.enu);
         assert_eq!(halves.intensity, sorted.intensity);
