@@ -15,6 +15,7 @@ mod compact;
 mod history;
 mod lock;
 mod order;
+mod parquet;
 mod read;
 mod write;
 
