@@ -172,6 +172,11 @@ impl Enu {
     }
 }
 
+/// The straight-line distance between two ECEF points (m).
+pub fn distance(a: [f64; 3], b: [f64; 3]) -> f64 {
+    (0..3).map(|k| (a[k] - b[k]).powi(2)).sum::<f64>().sqrt()
+}
+
 /// WGS 84 geodetic (degrees, metres) → ECEF metres.
 pub fn geodetic_to_ecef(lon: f64, lat: f64, h: f64) -> [f64; 3] {
     let (l, p) = (lon.to_radians(), lat.to_radians());

@@ -18,7 +18,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::{Enu, Projector, geodetic_to_ecef};
+use super::{Enu, Projector, distance, geodetic_to_ecef};
 use crate::Result;
 
 /// The largest difference (m) a square may have from the exact chain at its check points.
@@ -99,7 +99,7 @@ impl<'a> Lattice<'a> {
         const D: f64 = 1e-3;
         let a = projector.ecef([x, y, 0.0], 0.0)?;
         let b = projector.ecef([x + D, y, 0.0], 0.0)?;
-        let metres_per_unit = (0..3).map(|k| (a[k] - b[k]).powi(2)).sum::<f64>().sqrt() / D;
+        let metres_per_unit = distance(a, b) / D;
         let exp = (TARGET_STEP_M / metres_per_unit).log2().round();
         Ok(if exp.is_finite() {
             2f64.powi(exp as i32)
@@ -133,7 +133,7 @@ impl<'a> Lattice<'a> {
     }
 
     /// The exact chain for one point.
-    pub fn exact(&self, p: [f64; 3]) -> Result<[f64; 3]> {
+    fn exact(&self, p: [f64; 3]) -> Result<[f64; 3]> {
         let s = self.surface(p[0], p[1])?;
         Ok([0, 1, 2].map(|k| s.base[k] + p[2] * s.up[k]))
     }

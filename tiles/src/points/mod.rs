@@ -44,7 +44,7 @@ use tvilling_core::progress::Progress;
 use tvilling_core::store::DatasetInfo;
 use tvilling_core::{At, DatasetName, Store};
 
-use crate::frame::{Enu, GeoidInfo, Lattice, Projector, choose_geoid};
+use crate::frame::{Enu, GeoidInfo, Lattice, Projector, choose_geoid, distance};
 use crate::glb::Compression;
 use crate::output::{ContentInfo, Output};
 use crate::tileset::{TileView, origin_of, root_transform};
@@ -247,10 +247,6 @@ pub(crate) async fn tile(
     })
     .await
     .map_err(|e| Error::Internal(format!("point tiling task failed: {e}")))?
-}
-
-fn distance(a: [f64; 3], b: [f64; 3]) -> f64 {
-    (0..3).map(|k| (a[k] - b[k]).powi(2)).sum::<f64>().sqrt()
 }
 
 /// What the blocking part of a run needs.
