@@ -110,7 +110,7 @@ impl<'a> Lattice<'a> {
 
     /// `p` (dataset x, y and orthometric height) in the local frame.
     pub fn local(&mut self, p: [f64; 3]) -> Result<[f64; 3]> {
-        let key = [(p[0] / self.step).floor(), (p[1] / self.step).floor()].map(|v| v as i64);
+        let key = [p[0], p[1]].map(|v| super::floor_i64(v / self.step));
         let square = match self.last {
             Some((k, s)) if k == key => s,
             _ => {

@@ -123,6 +123,7 @@ impl Shared<'_> {
 
     fn work_until_closed(&self) -> Result<Summary> {
         let mut summary = Summary::default();
+        let mut records = Vec::new();
         loop {
             let batch = self.rx.lock().map_err(poisoned)?.blocking_recv();
             let Some(batch) = batch else {
@@ -131,7 +132,7 @@ impl Shared<'_> {
             let points = convert(&batch, self.crs, self.geoid, self.enu, self.step)?;
             summary.add(&points);
             if self.spilling.load(Ordering::Acquire) {
-                let records = spill::encode_all(&points);
+                spill::encode_all(&points, &mut records);
                 let mut held = self.held.lock().map_err(poisoned)?;
                 if let Some(s) = held.spill.as_mut() {
                     s.write_encoded(&records)?;

@@ -47,12 +47,13 @@ use std::time::Instant;
 use super::octree::{self, MIN_SIZE};
 use super::order::sort_runs;
 use super::{Built, Ctx, Points, Setup, Summary, assemble, build, colouring, root_cube, settings};
+use crate::frame::floor_i64;
 use crate::{Error, Result, TileReport};
 use bins::{
     Appender, BUFFER_BYTES, Bin, Cube, bin_file, first_levels, push, side_by_side, split_candidates,
 };
 pub use record::encode_all;
-use record::{RECORD, load, position};
+use record::{RECORD, load_into, position};
 
 /// Bins are never split below this depth: only stacks of duplicate points get there.
 const MAX_DEPTH: u32 = 24;
@@ -164,7 +165,9 @@ impl Spill {
 
     /// Appends points.
     pub fn write(&mut self, p: &Points) -> Result<()> {
-        self.write_encoded(&encode_all(p))
+        let mut records = Vec::new();
+        encode_all(p, &mut records);
+        self.write_encoded(&records)
     }
 
     /// Appends records made by [`encode_all`].
@@ -172,7 +175,7 @@ impl Spill {
         let records = &records[..records.len() / RECORD * RECORD];
         let edge = self.plan.bin_edge;
         // Exact: the edge is a power of two, so cell walls are where the octree's are.
-        let key = |rec: &[u8]| position(rec).map(|v| (v / edge).floor() as i64);
+        let key = |rec: &[u8]| position(rec).map(|v| floor_i64(v / edge));
         // Store rows come in Morton order, so runs of records share a cell: one lookup a run.
         let mut start = 0;
         while start < records.len() {
@@ -402,8 +405,9 @@ fn tile_unit(r: &Run, unit: &Unit) -> Result<Option<Built>> {
     let mut pts = Points::default();
     for &b in &unit.bins {
         // The bin's non-candidates (see `run`).
-        pts.append(load(&r.bins[b].file)?);
+        load_into(&r.bins[b].file, &mut pts)?;
     }
+    pts.reserve(unit.leftovers.len());
     for &i in &unit.leftovers {
         push(&mut pts, r.cands, i as usize);
     }
@@ -546,7 +550,7 @@ mod tests {
             points
                 .iter()
                 .map(|p| Cell {
-                    key: p.map(|v| (v / edge).floor() as i64),
+                    key: p.map(|v| floor_i64(v / edge)),
                     count: 1,
                     file: PathBuf::new(),
                 })

@@ -90,13 +90,24 @@ pub(super) fn position(r: &[u8]) -> [f64; 3] {
 
 pub(super) fn load(path: &Path) -> Result<Points> {
     let mut all = Points::default();
+    load_into(path, &mut all)?;
+    Ok(all)
+}
+
+/// Appends the points of a spill file to `out`.
+pub(super) fn load_into(path: &Path, out: &mut Points) -> Result<()> {
+    // Reserved from the file's size: grown by doubling, the columns were copied into fresh memory
+    // again and again, and the kernel zeroing those pages was a large part of the tiler's time.
+    let len = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
+    out.reserve(usize::try_from(len).unwrap_or(0) / RECORD);
     for_each_record_chunk(path, |records| {
         for rec in records.chunks_exact(RECORD) {
-            decode(rec, &mut all);
+            decode(rec, out);
         }
         Ok(())
-    })?;
-    Ok(all)
+    })
 }
 
 /// Writes `p` to `path`, replacing what it held, a few MiB of records at a time.
@@ -113,13 +124,13 @@ pub(super) fn save(path: &Path, p: &Points) -> Result<()> {
     Ok(())
 }
 
-/// The spill records of `p`.
-pub fn encode_all(p: &Points) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(p.len() * RECORD);
+/// The spill records of `p`, in `buf` (cleared first; callers keep one buffer for every batch).
+pub fn encode_all(p: &Points, buf: &mut Vec<u8>) {
+    buf.clear();
+    buf.reserve(p.len() * RECORD);
     for i in 0..p.len() {
-        encode(p, i, &mut buf);
+        encode(p, i, buf);
     }
-    buf
 }
 
 #[cfg(test)]
