@@ -92,7 +92,14 @@ fn main() -> Result<()> {
     let laz_s = laz.to_str().ok_or("non-UTF-8 path")?;
     let exe = std::env::current_exe()?;
     let run_stage = |args: &[&str]| -> Result<Value> {
-        let out = Command::new(&exe).arg("--stage").args(args).output()?;
+        let mut stage = Command::new(&exe);
+        stage.arg("--stage").args(args);
+        if args.first() == Some(&"tile") {
+            // The purge delay `tvilling tile` sets (crates/cli/src/main.rs); mimalloc reads it from the
+            // environment when the stage's process starts.
+            stage.env("MIMALLOC_PURGE_DELAY", "10");
+        }
+        let out = stage.output()?;
         if !out.status.success() {
             return Err(format!(
                 "stage {args:?} failed:\n{}",
