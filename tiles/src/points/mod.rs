@@ -102,14 +102,6 @@ impl Points {
         }
     }
 
-    fn reserve(&mut self, n: usize) {
-        self.enu.reserve(n);
-        self.z.reserve(n);
-        self.intensity.reserve(n);
-        self.class.reserve(n);
-        self.rgb.reserve(n);
-    }
-
     fn clear(&mut self) {
         *self = Points::default();
     }

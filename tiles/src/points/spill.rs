@@ -402,12 +402,16 @@ fn finish_upper(r: &Run, u: &Upper) -> Result<Option<Built>> {
 }
 
 fn tile_unit(r: &Run, unit: &Unit) -> Result<Option<Built>> {
-    let mut pts = Points::default();
+    // Sized once: the bins' files hold their non-candidates (see `run`), and the leftovers come back.
+    let kept: u64 = unit
+        .bins
+        .iter()
+        .map(|&b| r.bins[b].count - r.bins[b].candidates)
+        .sum();
+    let mut pts = Points::with_capacity(usize::try_from(kept).unwrap_or(0) + unit.leftovers.len());
     for &b in &unit.bins {
-        // The bin's non-candidates (see `run`).
         load_into(&r.bins[b].file, &mut pts)?;
     }
-    pts.reserve(unit.leftovers.len());
     for &i in &unit.leftovers {
         push(&mut pts, r.cands, i as usize);
     }

@@ -89,19 +89,18 @@ pub(super) fn position(r: &[u8]) -> [f64; 3] {
 }
 
 pub(super) fn load(path: &Path) -> Result<Points> {
-    let mut all = Points::default();
+    // Sized from the file: grown by doubling, the columns were copied into fresh memory again and
+    // again, and the kernel zeroing those pages was a large part of the tiler's time.
+    let len = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
+    let mut all = Points::with_capacity(usize::try_from(len).unwrap_or(0) / RECORD);
     load_into(path, &mut all)?;
     Ok(all)
 }
 
-/// Appends the points of a spill file to `out`.
+/// Appends the points of a spill file to `out` (which the caller sized, as [`load`] does).
 pub(super) fn load_into(path: &Path, out: &mut Points) -> Result<()> {
-    // Reserved from the file's size: grown by doubling, the columns were copied into fresh memory
-    // again and again, and the kernel zeroing those pages was a large part of the tiler's time.
-    let len = std::fs::metadata(path)
-        .map_err(|e| Error::io(path, e))?
-        .len();
-    out.reserve(usize::try_from(len).unwrap_or(0) / RECORD);
     for_each_record_chunk(path, |records| {
         for rec in records.chunks_exact(RECORD) {
             decode(rec, out);
